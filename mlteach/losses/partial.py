@@ -5,7 +5,8 @@
   negatives), LS / N-LS (label smoothing on all labels / on assumed negatives only) and
   EntMin (entropy minimisation on unknowns).
 - EM, "entropy maximisation" (Zhou et al., ECCV 2022), with the soft negative pseudo-labels of
-  APL (asymmetric pseudo-labelling); :func:`apl_pseudo_labels` is the per-epoch APL step.
+  APL (asymmetric pseudo-labelling); :func:`apl_pseudo_labels` is the per-epoch APL step (and
+  the hard and positive variants the EM supplement's Sec. D asks about).
 - LL-R / LL-Ct / LL-Cp, "Large Loss Matters" (Kim et al., CVPR 2022): reject or correct the
   largest losses among unknown entries; :func:`large_loss_selection` gives the trainer the
   entries to relabel for LL-Cp, :func:`large_loss_rate` and :func:`large_loss_threshold` the
@@ -284,7 +285,8 @@ def entropy_maximization_loss(logits: torch.Tensor, targets: torch.Tensor, alpha
 
 def apl_pseudo_labels(probs: torch.Tensor, targets: torch.Tensor, pseudo_targets: torch.Tensor,
                       initial_unknown_per_class: torch.Tensor | Sequence[int], epoch: int,
-                      warmup_epochs: int, total_epochs: int, theta: float = 0.9) -> torch.Tensor:
+                      warmup_epochs: int, total_epochs: int, theta: float = 0.9,
+                      positive_theta: float = 0.0, hard: bool = False, return_selection: bool = False):
     r"""One APL step (EM paper, asymmetric pseudo-labelling): the new ``pseudo_targets``.
 
     Called after each epoch with probabilities from the model in eval mode, over the whole
@@ -293,9 +295,15 @@ def apl_pseudo_labels(probs: torch.Tensor, targets: torch.Tensor, pseudo_targets
     :math:`\lfloor \theta\, U_c / (E - T_w) \rfloor` with the lowest probability (``U_c`` =
     ``initial_unknown_per_class[c]``, E = ``total_epochs``; ties broken by row order) get the
     soft negative target s = p, their current probability. Existing pseudo-labels are never
-    revised, no positive pseudo-label is made, known entries are never touched. Before the
-    warm-up a copy of ``pseudo_targets`` is returned. NaN means "no pseudo-label". The inputs
-    are not modified.
+    revised, known entries are never touched. Before the warm-up a copy of ``pseudo_targets``
+    is returned. NaN means "no pseudo-label". The inputs are not modified.
+
+    Two variants answer the questions of the supplement's Sec. D and are off by default (APL
+    as published): ``hard`` gives the target 0 instead of p (Q2), and ``positive_theta`` adds
+    "similar positive pseudo-labelling" (Q4, Table 6): the
+    :math:`\lfloor \theta_+ U_c / (E - T_w) \rfloor` highest-probability entries left get the
+    positive target p (1 if ``hard``). With ``return_selection`` the result is
+    ``(pseudo_targets, negative, positive)``, the bool masks of the entries this step labelled.
 
     >>> probs = torch.tensor([[0.9, 0.1], [0.2, 0.4], [0.3, 0.05]])
     >>> targets = torch.tensor([[1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0]])
@@ -305,6 +313,11 @@ def apl_pseudo_labels(probs: torch.Tensor, targets: torch.Tensor, pseudo_targets
     tensor([[   nan, 0.1000],
             [0.2000,    nan],
             [   nan,    nan]])
+    >>> apl_pseudo_labels(probs, targets, none, [2, 2], epoch=2, warmup_epochs=2,
+    ...                   total_epochs=3, theta=0.5, positive_theta=0.5, hard=True)
+    tensor([[nan, 0.],
+            [0., 1.],
+            [1., nan]])
     """
     name = "apl_pseudo_labels"
     if not isinstance(probs, torch.Tensor) or not probs.is_floating_point():
@@ -334,20 +347,34 @@ def apl_pseudo_labels(probs: torch.Tensor, targets: torch.Tensor, pseudo_targets
         raise ValueError(f"{name}: total_epochs ({total_epochs}) must exceed warmup_epochs "
                          f"({warmup_epochs})")
     check_unit_interval(theta, "theta", name=name)
+    check_unit_interval(positive_theta, "positive_theta", name=name)
+    if not isinstance(hard, bool):
+        raise ValueError(f"{name}: hard must be a bool, got {hard!r}")
 
     updated = pseudo_targets.clone()
-    if epoch < warmup_epochs:
-        return updated
-    quota = torch.tensor([int(theta * u / (total_epochs - warmup_epochs)) for u in counts.tolist()],
-                         device=probs.device)
-    candidates = free & (targets == -1)
-    ranked = probs.masked_fill(~candidates, math.inf)  # non-candidates sort last
+    negative = torch.zeros_like(free)
+    positive = torch.zeros_like(free)
+    if epoch >= warmup_epochs:
+        candidates = free & (targets == -1)
+        negative = _lowest_per_class(probs, candidates, counts, theta, total_epochs - warmup_epochs)
+        positive = _lowest_per_class(-probs, candidates & ~negative, counts, positive_theta,
+                                     total_epochs - warmup_epochs)
+        soft = probs.to(updated.dtype)
+        updated[negative] = 0.0 if hard else soft[negative]
+        updated[positive] = 1.0 if hard else soft[positive]
+    return (updated, negative, positive) if return_selection else updated
+
+
+def _lowest_per_class(scores: torch.Tensor, candidates: torch.Tensor, counts: torch.Tensor,
+                      proportion: float, steps: int) -> torch.Tensor:
+    """Mask of the int(proportion * counts[c] / steps) candidates of each column c with the
+    lowest score (ties broken by row order; capped at the number of candidates)."""
+    quota = torch.tensor([int(proportion * u / steps) for u in counts.tolist()], device=scores.device)
+    ranked = scores.masked_fill(~candidates, math.inf)  # non-candidates sort last
     order = ranked.argsort(dim=0, stable=True)
-    rank = torch.arange(probs.shape[0], device=probs.device).unsqueeze(1)
+    rank = torch.arange(scores.shape[0], device=scores.device).unsqueeze(1)
     take = rank < torch.minimum(quota, candidates.sum(dim=0)).unsqueeze(0)
-    chosen = torch.zeros_like(candidates).scatter_(0, order, take)
-    updated[chosen] = probs[chosen].to(updated.dtype)
-    return updated
+    return torch.zeros_like(candidates).scatter_(0, order, take)
 
 
 def _check_rate_or_threshold(rate, threshold, name: str) -> None:

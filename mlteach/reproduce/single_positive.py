@@ -12,15 +12,15 @@ and single-positive yeast:
    Fig. 9 (probabilities of annotated and unannotated positives) and Fig. 11 (densities of
    the predicted probabilities for a few classes) from the selected models; Fig. 10 (share of
    unannotated positives and negatives per class) from the data.
-3. **Table 6**: the precision of positive pseudo-labels at a 10 % sample proportion,
-   simulated offline on the EM run's per-epoch predictions (the trainer's APL makes negative
-   pseudo-labels only). **Table 7**: micro- and macro-F1 of BCE, AN and EM at thresholds
-   0.5 and 0.75.
-4. **The APL questions of Sec. D**: a low against a high sample proportion (``apl_theta``),
-   down-weighting (``beta`` against ``beta = 1``), trained; hard against soft pseudo-labels
-   and positive pseudo-labelling, which the trainer cannot train, are measured offline from
-   the stored pseudo-labels and predictions (:func:`soft_label_noise`,
-   :func:`pseudo_label_precision`).
+3. **Table 6**: the precision of the positive pseudo-labels that the run with "similar
+   positive pseudo-labelling" (a 10 % sample proportion next to APL's 90 % negatives) made
+   during training. **Table 7**: micro- and macro-F1 of BCE, AN and EM at thresholds 0.5 and
+   0.75.
+4. **The APL questions of Sec. D**, each a trained variant of EM + APL
+   (:data:`APL_VARIANTS`): a low against a high sample proportion (Q1), hard against soft
+   pseudo-labels (Q2), down-weighting against ``beta = 1`` (Q3) and positive
+   pseudo-labelling (Q4); :func:`soft_label_noise` shows what the soft targets do with the
+   wrong negative pseudo-labels.
 
 :func:`verdicts` returns every claim with its verdict computed from our numbers.
 """
@@ -45,17 +45,17 @@ from ..metrics import class_average_precisions, f1_scores
 from ..train import PretrainConfig, RunResult, TrainConfig, pretrained_backbone, train_all
 from ..train.cache import code_version, data_fingerprint, hash_key, load_state, runs_folder, save_atomic
 from ..train.trainer import Trainer, resolve_runtime
-from .claims import Verdict, is_greater, summarise
+from .claims import Verdict, is_greater, summarise, verdict_note
 from .scale import current_scale
 
 __all__ = [
     "CHAPTER", "CORE_METHODS", "PAPER_TABLE4", "PAPER_TABLE5", "PAPER_BASELINE_SETTINGS", "PAPER_TABLE6", "PAPER_TABLE7_FACTS",
-    "PAPER_APL_ANSWERS", "METHODS", "APL_VARIANTS", "DatasetPlan", "ChapterPlan", "chapter_plan", "chapter_data",
+    "PAPER_APL_ANSWERS", "METHODS", "APLVariant", "APL_VARIANTS", "DatasetPlan", "ChapterPlan", "chapter_plan", "chapter_data",
     "full_label_data", "RunSpec", "run_specs", "run_chapter", "comparison_table", "training_logits_per_epoch",
     "trajectories", "positive_loss_curves", "logit_magnitudes", "positive_probabilities", "unannotated_proportions",
     "probability_densities", "distinguishability", "predict_probabilities", "simulated_pseudo_labels",
     "pseudo_label_precision", "f1_table", "apl_table",
-    "apl_precision", "soft_label_noise", "plot_positive_loss", "plot_logit_magnitudes",
+    "apl_precision", "plot_apl_precision", "soft_label_noise", "plot_positive_loss", "plot_logit_magnitudes",
     "plot_positive_probabilities", "plot_unannotated_proportions", "plot_probability_densities", "verdicts",
 ]
 
@@ -121,14 +121,30 @@ FULL_LABEL_METHOD = "BCE (full labels)"
 CORE_METHODS = ("AN", "EM", "EM + APL", FULL_LABEL_METHOD)
 BASELINES = ("DW", "LS", "N-LS", "EntMin", "focal", "ASL")
 
-#: APL variants for the questions of Sec. D: name -> (beta, theta). "EM + APL" is (0.9, 0.9).
-APL_VARIANTS: dict[str, tuple[float, float]] = {
-    "EM + APL, beta 0.2": (0.2, 0.9),
-    "EM + APL, beta 1 (no down-weighting)": (1.0, 0.9),
-    "EM + APL, theta 0.1 (low proportion)": (0.9, 0.1),
-}
-#: Sample proportion of the simulated positive pseudo-labelling (supplement Table 6).
+@dataclass(frozen=True)
+class APLVariant:
+    """EM + APL with one setting changed: ``beta`` (weight of the pseudo-label terms), ``theta``
+    (negative sample proportion), ``hard`` (targets 0 / 1 instead of p) and ``positive_theta``
+    (sample proportion of positive pseudo-labels). The defaults are "EM + APL" itself."""
+
+    beta: float = 0.9
+    theta: float = 0.9
+    hard: bool = False
+    positive_theta: float = 0.0
+
+
+#: Sample proportion of positive pseudo-labelling in the supplement's Q4 and Table 6.
 POSITIVE_PROPORTION = 0.1
+#: The variants of EM + APL that answer the questions of Sec. D (Q3 has two).
+APL_VARIANTS: dict[str, APLVariant] = {
+    "EM + APL, theta 0.1 (low proportion)": APLVariant(theta=0.1),
+    "EM + APL, hard pseudo-labels": APLVariant(hard=True),
+    "EM + APL, beta 0.2": APLVariant(beta=0.2),
+    "EM + APL, beta 1 (no down-weighting)": APLVariant(beta=1.0),
+    "EM + APL, + positive pseudo-labels (10 %)": APLVariant(positive_theta=POSITIVE_PROPORTION),
+}
+LOW_PROPORTION, HARD, POSITIVE = (next(m for m in APL_VARIANTS if word in m)
+                                  for word in ("theta 0.1", "hard", "positive"))
 
 
 # --------------------------------------------------------------------------- the plan
@@ -244,15 +260,14 @@ class RunSpec:
 def _method_config(plan: DatasetPlan, method: str) -> TrainConfig:
     if method == FULL_LABEL_METHOD:
         return plan.base.replace(loss="bce_loss", loss_kwargs={})
-    if method in APL_VARIANTS:
-        beta, theta = APL_VARIANTS[method]
-        return plan.base.replace(loss="entropy_maximization_loss", loss_kwargs={"alpha": 0.1, "beta": beta},
-                                 apl_warmup_epochs=plan.warmup_epochs, apl_theta=theta)
+    if method == "EM + APL" or method in APL_VARIANTS:
+        variant = APL_VARIANTS.get(method, APLVariant())
+        return plan.base.replace(
+            loss="entropy_maximization_loss", loss_kwargs={"alpha": 0.1, "beta": variant.beta},
+            apl_warmup_epochs=plan.warmup_epochs, apl_theta=variant.theta, apl_hard_labels=variant.hard,
+            apl_positive_theta=variant.positive_theta)
     loss, kwargs = METHODS[method]
-    config = plan.base.replace(loss=loss, loss_kwargs=dict(kwargs))
-    if method == "EM + APL":
-        config = config.replace(apl_warmup_epochs=plan.warmup_epochs, apl_theta=0.9)
-    return config
+    return plan.base.replace(loss=loss, loss_kwargs=dict(kwargs))
 
 
 def run_specs(name: str, scale: str | None = None, full_labels: bool = False) -> list[RunSpec]:
@@ -479,38 +494,39 @@ def distinguishability(scale: str | None = None) -> pd.DataFrame:
 def simulated_pseudo_labels(probabilities: torch.Tensor, split: LabelledSplit, warmup_epochs: int,
                              proportion: float, positive: bool) -> torch.Tensor:
     """The entries APL's schedule would label from ``probabilities`` ``[E + 1, N, C]`` (row e:
-    after epoch e, as :func:`training_logits_per_epoch`), from epoch ``warmup_epochs`` on:
-    negatives (lowest probabilities) or, with ``positive``, positives (highest), with sample
-    proportion ``proportion``. Returns the bool mask of labelled entries."""
+    after epoch e, as :func:`training_logits_per_epoch`) if the model did not learn from them,
+    from epoch ``warmup_epochs`` on: negatives (lowest probabilities) or, with ``positive``,
+    positives (highest), with sample proportion ``proportion``. Returns the bool mask of
+    labelled entries."""
     epochs = probabilities.shape[0] - 1
     pseudo = torch.full_like(split.targets, math.nan)
     unknown_per_class = (split.targets == -1).sum(dim=0)
+    theta, positive_theta = (0.0, proportion) if positive else (proportion, 0.0)
     for epoch in range(warmup_epochs, epochs + 1):
-        scores = probabilities[epoch]
-        ranked = 1 - scores if positive else scores
-        pseudo = apl_pseudo_labels(ranked, split.targets, pseudo, unknown_per_class, epoch=epoch,
-                                   warmup_epochs=warmup_epochs, total_epochs=epochs, theta=proportion)
+        pseudo = apl_pseudo_labels(probabilities[epoch], split.targets, pseudo, unknown_per_class, epoch=epoch,
+                                   warmup_epochs=warmup_epochs, total_epochs=epochs, theta=theta,
+                                   positive_theta=positive_theta)
     return ~torch.isnan(pseudo)
 
 
 def pseudo_label_precision(scale: str | None = None) -> pd.DataFrame:
-    """Table 6 and its negative counterpart, simulated on the EM run's per-epoch predictions
-    (first seed): the precision of positive pseudo-labels at a 10 % sample proportion and of
-    APL's negative pseudo-labels at 90 %, with the share of hidden positives among the unknown
-    entries (the precision of labelling at random)."""
+    """Table 6 and its negative counterpart, from the run with positive pseudo-labelling
+    (:data:`POSITIVE_PROPORTION` of positives next to APL's 90 % of negatives), per data set and
+    seed: how many positive and negative pseudo-labels it made over training and the share that
+    are right, beside the share of hidden positives among the unknown entries (the precision of
+    labelling positives at random)."""
     scale = scale or current_scale()
+    per_epoch = apl_precision(scale).query("method == @POSITIVE")
+    per_epoch = per_epoch.assign(right=per_epoch["precision"].fillna(0) * per_epoch["added"])
+    table = per_epoch.groupby(["dataset", "seed", "pseudo-labels"], sort=False)[["added", "right"]].sum()
     rows = []
-    for name, plan in chapter_plan(scale).datasets.items():
+    for (name, seed, kind), (count, right) in table.iterrows():
         train = chapter_data(name, scale).train
-        probabilities = torch.sigmoid(trajectories(scale)[(name, "EM")])
-        unknown = train.targets == -1
-        hidden_positive = float((train.true_targets[unknown] == 1).float().mean())
-        for kind, proportion, positive in (("positive", POSITIVE_PROPORTION, True), ("negative", 0.9, False)):
-            labelled = simulated_pseudo_labels(probabilities, train, plan.warmup_epochs, proportion, positive)
-            right = (train.true_targets[labelled] == (1 if positive else 0)).float().mean()
-            rows.append({"dataset": name, "pseudo-labels": kind, "sample proportion": proportion,
-                         "count": int(labelled.sum()), "precision": float(right),
-                         "random labelling": hidden_positive if positive else 1 - hidden_positive})
+        hidden_positive = float((train.true_targets[train.targets == -1] == 1).float().mean())
+        rows.append({"dataset": name, "seed": seed, "pseudo-labels": kind,
+                     "sample proportion": POSITIVE_PROPORTION if kind == "positive" else APLVariant().theta,
+                     "count": int(count), "precision": right / count if count else math.nan,
+                     "random labelling": hidden_positive if kind == "positive" else 1 - hidden_positive})
     return pd.DataFrame(rows)
 
 
@@ -548,23 +564,44 @@ def apl_table(scale: str | None = None) -> pd.DataFrame:
 
 
 def apl_precision(scale: str | None = None) -> pd.DataFrame:
-    """Per data set, APL run and epoch: the new negative pseudo-labels and the share of them
-    that are truly negative (from the training records)."""
-    frames = []
+    """Per data set, APL run (EM + APL and its variants), epoch and kind of pseudo-label
+    (negative, positive): how many APL added after that epoch and the share of them that the
+    ground truth confirms (from the training records)."""
+    rows = []
     for name, runs in run_chapter(scale).items():
         for spec, result in runs.results:
             if spec.config.apl_warmup_epochs is None:
                 continue
-            records = result.records.query("split == 'train'")[["epoch", "labels_modified", "modified_precision"]]
-            frames.append(records.dropna().assign(dataset=name, method=spec.method, seed=spec.seed))
-    return pd.concat(frames, ignore_index=True)
+            records = result.records.query("split == 'train'").dropna(subset=["labels_modified"])
+            for record in records.itertuples():
+                positive = record.positive_labels_added
+                positive_right = positive * record.positive_label_precision if positive else 0
+                negative = record.labels_modified - positive
+                negative_right = record.labels_modified * np.nan_to_num(record.modified_precision) - positive_right
+                for kind, added, right in (("negative", negative, negative_right), ("positive", positive, positive_right)):
+                    rows.append({"dataset": name, "method": spec.method, "seed": spec.seed, "epoch": record.epoch,
+                                 "pseudo-labels": kind, "added": int(added),
+                                 "precision": right / added if added else math.nan})
+    return pd.DataFrame(rows)
+
+
+def plot_apl_precision(precision: pd.DataFrame):
+    """Precision of the pseudo-labels each APL run adds per epoch (mean over seeds): one line per
+    variant, solid for negative and dashed for positive pseudo-labels, one panel per data set."""
+    import seaborn as sns
+
+    grid = sns.relplot(data=precision.dropna(subset=["precision"]), x="epoch", y="precision", hue="method",
+                       style="pseudo-labels", style_order=["negative", "positive"], col="dataset", kind="line",
+                       marker="o", errorbar=None, height=3.2, aspect=1.2, facet_kws={"sharex": False})
+    grid.set_axis_labels("epoch", "share confirmed by the ground truth")
+    return grid
 
 
 def soft_label_noise(scale: str | None = None) -> pd.DataFrame:
-    """Q2 offline: the negative pseudo-labels in the last checkpoint of each EM + APL run: how
-    many there are, the share that are wrong (truly positive), and the mean soft target s = p
-    of the wrong and of the right ones. A hard label would give every one of them the target 0.
-    Mean over seeds per data set."""
+    """Why soft targets matter (Q2): the negative pseudo-labels in the last checkpoint of each
+    EM + APL run: how many there are, the share that are wrong (truly positive), and the mean
+    soft target s = p of the wrong and of the right ones (a hard label gives every one of them
+    0). Mean over seeds per data set."""
     rows = []
     for name, runs in run_chapter(scale).items():
         train = chapter_data(name, scale).train
@@ -729,7 +766,7 @@ def _figure_verdicts(scale: str) -> list[Verdict]:
 
 def _table_verdicts(scale: str) -> list[Verdict]:
     output = []
-    precision = pseudo_label_precision(scale).set_index(["dataset", "pseudo-labels"])
+    precision = pseudo_label_precision(scale).groupby(["dataset", "pseudo-labels"]).mean(numeric_only=True)
     f1 = _f1_rows(scale)
     for name in chapter_plan(scale).datasets:
         positive = precision.loc[(name, "positive")]
@@ -737,9 +774,10 @@ def _table_verdicts(scale: str) -> list[Verdict]:
         output.append(Verdict(
             CHAPTER, f"{name}: positive pseudo-labels at a 10 % sample proportion are mostly wrong",
             "EM suppl., Table 6", "precision 9-19 % (VOC 15.7, COCO 15.3, NUS 9.2, CUB 19.3)",
-            f"{100 * positive['precision']:.1f} % (random labelling: {100 * positive['random labelling']:.1f} %)",
-            holds, "" if holds else "our unknown entries hold far more hidden positives (Fig. 10) than the "
-                                   "benchmarks', so the most confident ones are usually right"))
+            f"{100 * positive['precision']:.1f} %, mean over seeds (random labelling: "
+            f"{100 * positive['random labelling']:.1f} %)", holds,
+            "" if holds else "our unknown entries hold far more hidden positives (Fig. 10) than the "
+                             "benchmarks', so the most confident ones are usually right"))
         part = f1[f1["dataset"] == name]
 
         def scores(method: str, threshold: float, column: str) -> list[float]:
@@ -764,38 +802,37 @@ def _table_verdicts(scale: str) -> list[Verdict]:
 
 def _apl_verdicts(scale: str) -> list[Verdict]:
     output = []
-    noise = soft_label_noise(scale)
-    precision = pseudo_label_precision(scale).set_index(["dataset", "pseudo-labels"])
+    precision = pseudo_label_precision(scale).groupby(["dataset", "pseudo-labels"])["precision"].mean()
     for name, runs in run_chapter(scale).items():
-        high, low = _test_maps(runs, "EM + APL"), _test_maps(runs, "EM + APL, theta 0.1 (low proportion)")
-        output.append(Verdict(
-            CHAPTER, f"{name}: a high sample proportion (theta 0.9) beats a low one (0.1)", "EM suppl., Sec. D, Q1",
-            PAPER_APL_ANSWERS["Q1 sample proportion"], f"{_percent(high)} vs {_percent(low)}", is_greater(high, low),
-            "" if is_greater(high, low) else "on our data theta = 0.9 exceeds the share of unknown negatives "
-                                             "(Fig. 10): the last pseudo-labels are hidden positives"))
-        row = noise.loc[name]
-        output.append(Verdict(
-            CHAPTER, f"{name}: soft negative pseudo-labels beat hard ones", "EM suppl., Sec. D, Q2",
-            PAPER_APL_ANSWERS["Q2 hard vs soft"],
-            f"not trained; offline: {100 * row['wrong share']:.1f} % of the pseudo-labels are hidden positives, "
-            f"mean soft target {row['soft target on wrong ones']:.2f} on those vs "
-            f"{row['soft target on right ones']:.2f} on the rest", None,
-            "training with hard pseudo-labels needs a trainer option (pseudo-target 0 instead of p)"))
+        apl = _test_maps(runs, "EM + APL")
+
+        def versus(claim: str, question: str, a: list[float], b: list[float], ours: str, if_not: str) -> Verdict:
+            holds = is_greater(a, b)
+            return Verdict(CHAPTER, f"{name}: {claim}", f"EM suppl., Sec. D, {question.split()[0]}",
+                           PAPER_APL_ANSWERS[question], ours.format(_percent(a), _percent(b)), holds,
+                           verdict_note(holds, if_not, min(len(a), len(b))))
+
+        output.append(versus(
+            "a high sample proportion (theta 0.9) beats a low one (0.1)", "Q1 sample proportion", apl,
+            _test_maps(runs, LOW_PROPORTION), "{} vs {}",
+            "on our data theta = 0.9 exceeds the share of unknown negatives of some classes (Fig. 10): "
+            "the last pseudo-labels are hidden positives"))
+        output.append(versus(
+            "soft negative pseudo-labels (s = p) beat hard ones (s = 0)", "Q2 hard vs soft", apl,
+            _test_maps(runs, HARD), "{} vs {}",
+            "soft targets only soften the wrong pseudo-labels where those get higher targets than the "
+            "right ones (see the noise table)"))
         down = {m: _test_maps(runs, m) for m in ("EM + APL", "EM + APL, beta 0.2")}
         best = max(down, key=lambda m: mean([r.metrics["val_mAP_class"] for r in runs.runs(m)]))
-        no_down = _test_maps(runs, "EM + APL, beta 1 (no down-weighting)")
-        holds = is_greater(down[best], no_down)
-        output.append(Verdict(
-            CHAPTER, f"{name}: down-weighting the pseudo-labels (beta < 1, here {best}) beats beta = 1",
-            "EM suppl., Sec. D, Q3", PAPER_APL_ANSWERS["Q3 down-weighting"],
-            f"{_percent(down[best])} vs {_percent(no_down)}", holds,
-            "" if holds else "the pseudo-labels enter late and are few per epoch at our scale; beta changes little"))
-        positive = precision.loc[(name, "positive")]
-        output.append(Verdict(
-            CHAPTER, f"{name}: positive pseudo-labelling lowers mAP", "EM suppl., Sec. D, Q4 and Table 6",
-            PAPER_APL_ANSWERS["Q4 positive pseudo-labels"],
-            f"not trained; offline precision of positive pseudo-labels {100 * positive['precision']:.1f} %", None,
-            "training with positive pseudo-labels needs a trainer option (a positive quota next to theta)"))
+        output.append(versus(
+            f"down-weighting the pseudo-labels (beta < 1, here {best}) beats beta = 1", "Q3 down-weighting",
+            down[best], _test_maps(runs, "EM + APL, beta 1 (no down-weighting)"), "{} vs {}",
+            "the pseudo-labels enter late and are few per epoch at our scale; beta changes little"))
+        output.append(versus(
+            "adding positive pseudo-labels (10 %) lowers mAP", "Q4 positive pseudo-labels", apl,
+            _test_maps(runs, POSITIVE), "{} without vs {} with",
+            f"{100 * precision[(name, 'positive')]:.0f} % of our positive pseudo-labels are right against "
+            "9-19 % in Table 6, so they add little noise"))
     return output
 
 

@@ -116,7 +116,9 @@ class TrainConfig:
         ``large_loss_threshold=(R0, delta_abs)`` (absolute). LL-Cp relabels the selected
         entries of the trainer's copy of the targets for the rest of the run.
         ``apl_warmup_epochs`` (T_w) turns on asymmetric pseudo-labelling after every epoch
-        >= T_w with quota ``apl_theta``; the loss must accept ``pseudo_targets``.
+        >= T_w with quota ``apl_theta``; the loss must accept ``pseudo_targets``. The EM
+        supplement's Sec. D variants: ``apl_hard_labels`` (targets 0 / 1 instead of p, Q2) and
+        ``apl_positive_theta`` (a quota of positive pseudo-labels, Q4); off by default.
     Reproducibility and hardware
         ``seed``, ``deterministic`` (deterministic kernels), ``device`` (``"auto"``: CUDA when
         available, else CPU), ``amp`` (None | ``"bf16"`` | ``"fp16"``; used on CUDA only,
@@ -165,6 +167,8 @@ class TrainConfig:
     large_loss_threshold: tuple[float, float] | None = None
     apl_warmup_epochs: int | None = None
     apl_theta: float = 0.9
+    apl_positive_theta: float = 0.0
+    apl_hard_labels: bool = False
 
     seed: int = 0
     deterministic: bool = False
@@ -291,6 +295,13 @@ class TrainConfig:
                                  f"epochs ({self.epochs}): the quota divides by epochs - T_w")
             if not 0 < self.apl_theta <= 1:
                 raise ValueError(f"apl_theta must lie in (0, 1], got {self.apl_theta!r}")
+            if not 0 <= self.apl_positive_theta <= 1:
+                raise ValueError(f"apl_positive_theta must lie in [0, 1], got {self.apl_positive_theta!r}")
+            if not isinstance(self.apl_hard_labels, bool):
+                raise ValueError(f"apl_hard_labels must be a bool, got {self.apl_hard_labels!r}")
+        elif (self.apl_theta, self.apl_positive_theta, self.apl_hard_labels) != (0.9, 0.0, False):
+            raise ValueError("apl_theta / apl_positive_theta / apl_hard_labels need apl_warmup_epochs "
+                             "(APL is off without it)")
 
     def to_dict(self) -> dict:
         """Plain nested dict of every field (JSON-ready)."""

@@ -2,8 +2,9 @@
 
 The caller's :class:`~mlteach.data.splits.LabelledSplit` is never modified: the trainer trains on
 ``TrainingLabels.targets``, a copy that LL-Cp relabels permanently, and on
-``TrainingLabels.pseudo_targets``, the APL soft negatives (NaN = none) that are added after each
-epoch from T_w on and never revised.
+``TrainingLabels.pseudo_targets``, the APL pseudo-targets (NaN = none; soft negatives as
+published, optionally hard or positive ones) that are added after each epoch from T_w on and
+never revised.
 """
 
 from __future__ import annotations
@@ -33,15 +34,19 @@ class TrainingLabels:
         self.targets[rows[batch_row], column] = 1.0
 
     def add_pseudo_labels(self, probabilities: torch.Tensor, epoch: int, warmup_epochs: int,
-                          total_epochs: int, theta: float) -> tuple[int, int]:
-        """APL after ``epoch``: new soft negatives from the training-set ``probabilities``
-        (eval mode). Returns (number of new pseudo-labels, how many are truly negative)."""
-        before = torch.isnan(self.pseudo_targets)
-        self.pseudo_targets = apl_pseudo_labels(
+                          total_epochs: int, theta: float, positive_theta: float = 0.0,
+                          hard: bool = False) -> dict[str, int]:
+        """APL after ``epoch``: new pseudo-labels from the training-set ``probabilities`` (eval
+        mode). Returns how many were added (``added``; ``positive`` of them positive) and how many
+        of each agree with the ground truth (``added_right``, ``positive_right``)."""
+        self.pseudo_targets, negative, positive = apl_pseudo_labels(
             probabilities, self.targets, self.pseudo_targets, self.initial_unknown_per_class,
-            epoch=epoch, warmup_epochs=warmup_epochs, total_epochs=total_epochs, theta=theta)
-        new = before & ~torch.isnan(self.pseudo_targets)
-        return int(new.sum()), int((new & (self.true_targets == 0)).sum())
+            epoch=epoch, warmup_epochs=warmup_epochs, total_epochs=total_epochs, theta=theta,
+            positive_theta=positive_theta, hard=hard, return_selection=True)
+        negative_right = int((negative & (self.true_targets == 0)).sum())
+        positive_right = int((positive & (self.true_targets == 1)).sum())
+        return {"added": int(negative.sum() + positive.sum()), "added_right": negative_right + positive_right,
+                "positive": int(positive.sum()), "positive_right": positive_right}
 
     def state_dict(self) -> dict:
         state = {"targets": self.targets.cpu()}

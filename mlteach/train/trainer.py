@@ -49,7 +49,8 @@ __all__ = ["train", "cached_run", "RunResult", "Runtime", "resolve_runtime", "Tr
 
 #: Columns of a run's records, one row per (phase, epoch, split).
 RECORD_COLUMNS = ("phase", "epoch", "split", "loss", "mAP_class", "mAP_sample", "top1",
-                  "labels_modified", "modified_precision", "lr", "seconds")
+                  "labels_modified", "modified_precision", "positive_labels_added",
+                  "positive_label_precision", "lr", "seconds")
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
@@ -364,8 +365,12 @@ class Trainer:
             row.update(_modification_counts(*modified.tolist()))
         if config.apl_warmup_epochs is not None and epoch >= config.apl_warmup_epochs:
             probabilities = torch.sigmoid(self.predict("train"))
-            row.update(_modification_counts(*labels.add_pseudo_labels(
-                probabilities, epoch, config.apl_warmup_epochs, config.epochs, config.apl_theta)))
+            added = labels.add_pseudo_labels(probabilities, epoch, config.apl_warmup_epochs, config.epochs,
+                                             config.apl_theta, config.apl_positive_theta, config.apl_hard_labels)
+            row.update(_modification_counts(added["added"], added["added_right"]))
+            row["positive_labels_added"] = added["positive"]
+            row["positive_label_precision"] = (added["positive_right"] / added["positive"]
+                                               if added["positive"] else math.nan)
         row["seconds"] = time.perf_counter() - start
         return row
 

@@ -367,23 +367,26 @@ def test_large_loss_module_follows_updated_rate():
 
 # ---------------------------------------------------------------- APL
 
-def apl_reference(probs, targets, pseudo, counts, epoch, warmup, total, theta):
+def apl_reference(probs, targets, pseudo, counts, epoch, warmup, total, theta, positive_theta=0.0, hard=False):
     new = pseudo.clone()
     if epoch < warmup:
         return new
     for c in range(probs.shape[1]):
-        quota = int(theta * counts[c] / (total - warmup))
         free = [(float(probs[i, c]), i) for i in range(probs.shape[0])
                 if targets[i, c] == -1 and math.isnan(float(pseudo[i, c]))]
-        for p, i in sorted(free)[:quota]:
-            new[i, c] = p
+        lowest = sorted(free)[:int(theta * counts[c] / (total - warmup))]
+        for p, i in lowest:
+            new[i, c] = 0.0 if hard else p
+        left = [(-p, i) for p, i in free if (p, i) not in lowest]
+        for minus_p, i in sorted(left)[:int(positive_theta * counts[c] / (total - warmup))]:
+            new[i, c] = 1.0 if hard else -minus_p
     return new
 
 
 @SETTINGS
 @given(st.integers(0, 10_000), st.integers(1, 12), st.integers(1, 4), st.integers(0, 6),
-       st.sampled_from([0.5, 0.9, 1.0]))
-def test_apl_matches_reference(seed, rows, cols, epoch, theta):
+       st.sampled_from([0.5, 0.9, 1.0]), st.sampled_from([0.0, 0.1, 0.5]), st.booleans())
+def test_apl_matches_reference(seed, rows, cols, epoch, theta, positive_theta, hard):
     generator = torch.Generator().manual_seed(seed)
     probs = torch.rand(rows, cols, generator=generator).round(decimals=1)  # ties happen
     targets = torch.randint(-1, 2, (rows, cols), generator=generator).float()
@@ -392,10 +395,35 @@ def test_apl_matches_reference(seed, rows, cols, epoch, theta):
     earlier = (targets == -1) & (torch.rand(rows, cols, generator=generator) < 0.2)
     pseudo[earlier] = 0.5
     counts = (targets == -1).sum(0).tolist()
-    got = apl_pseudo_labels(probs, targets, pseudo, counts, epoch, 2, 5, theta)
-    want = apl_reference(probs, targets, pseudo, counts, epoch, 2, 5, theta)
+    got, negative, positive = apl_pseudo_labels(probs, targets, pseudo, counts, epoch, 2, 5, theta,
+                                                positive_theta=positive_theta, hard=hard,
+                                                return_selection=True)
+    want = apl_reference(probs, targets, pseudo, counts, epoch, 2, 5, theta, positive_theta, hard)
     assert torch.equal(torch.isnan(got), torch.isnan(want))
     torch.testing.assert_close(got[~torch.isnan(got)], want[~torch.isnan(want)])
+    assert torch.equal(negative | positive, torch.isnan(pseudo) & ~torch.isnan(got))
+    assert not (negative & positive).any()
+    if hard:
+        assert (got[negative] == 0).all() and (got[positive] == 1).all()
+
+
+def test_apl_positive_pseudo_labels_take_the_most_confident_unknown_entries():
+    probs = torch.tensor([[0.05, 0.9], [0.30, 0.2], [0.10, 0.6], [0.02, 0.1], [0.50, 0.4]])
+    targets = torch.tensor([[-1.0, 1.0], [-1.0, -1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, -1.0]])
+    empty = torch.full((5, 2), NAN)
+    # U_c = 4, E - T_w = 2: theta 0.5 gives 1 negative and positive_theta 0.5 one positive
+    soft = apl_pseudo_labels(probs, targets, empty, [4, 4], 3, 3, 5, 0.5, positive_theta=0.5)
+    # class 0: lowest unknown is row 0 (0.05), highest row 4 (0.50); the known row 3 is skipped.
+    # class 1: lowest row 3 (0.1), highest unknown row 2 (0.6); row 0 (0.9) is a known positive.
+    assert (~torch.isnan(soft)).tolist() == [[True, False], [False, False], [False, True],
+                                            [False, True], [True, False]]
+    chosen = ~torch.isnan(soft)
+    torch.testing.assert_close(soft[chosen], probs[chosen])  # soft targets: s = p on both sides
+    hard = apl_pseudo_labels(probs, targets, empty, [4, 4], 3, 3, 5, 0.5, positive_theta=0.5, hard=True)
+    assert hard[chosen].tolist() == [0.0, 1.0, 0.0, 1.0]  # row order: (0,0) (2,1) (3,1) (4,0)
+    # published APL: no positive pseudo-label at all
+    published = apl_pseudo_labels(probs, targets, empty, [4, 4], 3, 3, 5, 0.5)
+    assert (~torch.isnan(published)).sum().item() == 2
 
 
 def test_apl_quota_lowest_probabilities_never_revised_and_warmup():
@@ -589,6 +617,9 @@ PROBS = torch.full((2, 3), 0.5)
     (lambda: apl_pseudo_labels(PROBS, T[:, :2], PSEUDO_OK, [1, 1, 1], 3, 2, 5), "shape"),
     (lambda: apl_pseudo_labels(PROBS, T, PSEUDO_OK, [1, 1, 1], 3, 2, 5, theta=1.2), "theta"),
     (lambda: apl_pseudo_labels(PROBS, T, PSEUDO_OK, [1, 1, 1], -1, 2, 5), "epoch"),
+    (lambda: apl_pseudo_labels(PROBS, T, PSEUDO_OK, [1, 1, 1], 3, 2, 5, positive_theta=-0.1),
+     "positive_theta"),
+    (lambda: apl_pseudo_labels(PROBS, T, PSEUDO_OK, [1, 1, 1], 3, 2, 5, hard="yes"), "hard must be a bool"),
 ])
 def test_bad_input_raises(call, message):
     with pytest.raises(ValueError, match=message):

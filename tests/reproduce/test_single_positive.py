@@ -1,5 +1,6 @@
-"""Chapter 5 reproduction: plans for both scales, the paper's tables, the offline pseudo-label
-simulation and the figure data on made-up numbers, and a two-epoch smoke run of the chapter."""
+"""Chapter 5 reproduction: plans for both scales, the APL variants, the paper's tables, the
+offline pseudo-label simulation and the figure data on made-up numbers, and a three-epoch smoke
+run of the chapter."""
 
 import math
 
@@ -31,6 +32,19 @@ def test_plans_give_valid_runs(scale):
         assert all(c.apl_warmup_epochs < c.epochs for c in apl)
         full = sp.run_specs(name, scale, full_labels=True)
         assert {s.config.loss for s in full} == {"bce_loss"}
+
+
+def test_each_apl_question_is_a_trained_variant_changing_one_setting_of_em_plus_apl():
+    specs = {s.method: s.config for s in sp.run_specs("yeast", "book") if s.seed == 0}
+    published = specs["EM + APL"]
+    assert (published.apl_theta, published.apl_positive_theta, published.apl_hard_labels) == (0.9, 0.0, False)
+    assert published.loss_kwargs == {"alpha": 0.1, "beta": 0.9}
+    changed = {name: {k for k, v in specs[name].to_dict().items() if v != published.to_dict()[k]}
+               for name in sp.APL_VARIANTS}
+    assert changed == {sp.LOW_PROPORTION: {"apl_theta"}, sp.HARD: {"apl_hard_labels"},
+                       "EM + APL, beta 0.2": {"loss_kwargs"}, "EM + APL, beta 1 (no down-weighting)": {"loss_kwargs"},
+                       sp.POSITIVE: {"apl_positive_theta"}}
+    assert specs[sp.POSITIVE].apl_positive_theta == sp.POSITIVE_PROPORTION == 0.1
 
 
 def test_full_scale_is_larger_and_shares_nothing_with_pretraining():
@@ -124,14 +138,26 @@ def test_smoke_run_of_the_whole_chapter(tmp_path, monkeypatch):
         assert set(sp.probability_densities("digits", "book")["class"]) == {"0", "1"}
         precision = sp.pseudo_label_precision("book")
         assert set(precision["pseudo-labels"]) == {"positive", "negative"}
+        assert len(precision) == 2 * 3  # both kinds, for the 2 + 1 seeds of the positive variant
+        positive_run = runs["digits"].runs(sp.POSITIVE)[0]
+        made = positive_run.records["positive_labels_added"].sum()
+        first = precision.query("dataset == 'digits' and seed == 0").set_index("pseudo-labels")
+        assert first.loc["positive", "count"] == made > 0
+        assert first["precision"].between(0, 1).all()
         assert sp.f1_table("book").shape[1] == 4
         assert sp.apl_table("book").shape == (2 + len(sp.APL_VARIANTS), 2)
-        assert not sp.apl_precision("book").empty
+        per_epoch = sp.apl_precision("book")
+        assert set(per_epoch["pseudo-labels"]) == {"negative", "positive"}
+        assert per_epoch.query("method == 'EM + APL' and `pseudo-labels` == 'positive'")["added"].eq(0).all()
+        assert per_epoch["precision"].dropna().between(0, 1).all()
+        sp.plot_apl_precision(per_epoch)
         noise = sp.soft_label_noise("book")
         assert noise["wrong share"].between(0, 1).all()
         assert not math.isnan(float(sp.distinguishability("book")["unannotated mAP"].mean()))
         verdicts = sp.verdicts("book")
         assert verdicts and all(isinstance(v, Verdict) and v.holds in (True, False, None) for v in verdicts)
+        questions = [v for v in verdicts if "Sec. D" in v.source]
+        assert len(questions) == 4 * 2 and all(" vs " in v.ours for v in questions)  # Q1-Q4 trained
         assert len(verdict_table(verdicts)) == len(verdicts)
         sp.plot_positive_loss(curves)
         sp.plot_logit_magnitudes(sp.logit_magnitudes("book"))

@@ -141,6 +141,35 @@ def test_apl_pseudo_labels_start_at_warmup_and_are_never_revised(tmp_path, tiny_
     assert int((~torch.isnan(previous)).sum()) == int(sum(added[1:]))
 
 
+def test_apl_hard_and_positive_variants_label_both_sides_and_record_their_precision(tmp_path, tiny_data,
+                                                                                    monkeypatch):
+    data = tiny_data(single_positive=True, n_train=96)
+    states = capture_checkpoints(monkeypatch)
+    config = TrainConfig(**{**QUICK, "epochs": 4}, loss="entropy_maximization_loss",
+                         loss_kwargs={"alpha": 0.1, "beta": 0.5}, apl_warmup_epochs=2, apl_theta=0.5,
+                         apl_positive_theta=0.3, apl_hard_labels=True)
+    result = train(config, data, runs_dir=tmp_path)
+
+    pseudo = states[-1]["pseudo_targets"]
+    has = ~torch.isnan(pseudo)
+    assert set(pseudo[has].tolist()) == {0.0, 1.0}  # hard targets only, on both sides
+    records = result.records.query("split == 'train' and epoch >= 2")
+    positives = pseudo == 1
+    assert int(positives.sum()) == int(records["positive_labels_added"].sum()) > 0
+    assert int(has.sum()) == int(records["labels_modified"].sum())
+    weighted = (records["positive_label_precision"] * records["positive_labels_added"]).sum()
+    right = data.train.true_targets[positives] == 1
+    assert weighted / records["positive_labels_added"].sum() == pytest.approx(float(right.float().mean()))
+    truth_agrees = torch.where(positives, data.train.true_targets == 1, data.train.true_targets == 0)[has]
+    assert (records["modified_precision"] * records["labels_modified"]).sum() == pytest.approx(
+        float(truth_agrees.sum()))
+
+    published = train(config.replace(apl_positive_theta=0.0, apl_hard_labels=False), data, runs_dir=tmp_path)
+    assert published.key != result.key
+    added = published.records.query("split == 'train' and epoch >= 2")["positive_labels_added"]
+    assert added.tolist() == [0, 0, 0]
+
+
 def test_same_seed_repeats_exactly_and_another_seed_differs(tmp_path, tiny_data):
     data = tiny_data(unknown_rate=0.3)
     config = TrainConfig(**QUICK, deterministic=True, augment="random_crop", augment_kwargs={"padding": 1})
