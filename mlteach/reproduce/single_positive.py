@@ -800,18 +800,21 @@ def _table_verdicts(scale: str) -> list[Verdict]:
     return output
 
 
+def _question_verdict(name: str, claim: str, question: str, a: list[float], b: list[float], ours: str,
+                      if_not: str) -> Verdict:
+    """The verdict on one APL question of Sec. D: does ``a`` beat ``b`` (test mAP over seeds)?"""
+    holds = is_greater(a, b)
+    return Verdict(CHAPTER, f"{name}: {claim}", f"EM suppl., Sec. D, {question.split()[0]}",
+                   PAPER_APL_ANSWERS[question], ours.format(_percent(a), _percent(b)), holds,
+                   verdict_note(holds, if_not, min(len(a), len(b))))
+
+
 def _apl_verdicts(scale: str) -> list[Verdict]:
     output = []
     precision = pseudo_label_precision(scale).groupby(["dataset", "pseudo-labels"])["precision"].mean()
     for name, runs in run_chapter(scale).items():
         apl = _test_maps(runs, "EM + APL")
-
-        def versus(claim: str, question: str, a: list[float], b: list[float], ours: str, if_not: str) -> Verdict:
-            holds = is_greater(a, b)
-            return Verdict(CHAPTER, f"{name}: {claim}", f"EM suppl., Sec. D, {question.split()[0]}",
-                           PAPER_APL_ANSWERS[question], ours.format(_percent(a), _percent(b)), holds,
-                           verdict_note(holds, if_not, min(len(a), len(b))))
-
+        versus = functools.partial(_question_verdict, name)
         output.append(versus(
             "a high sample proportion (theta 0.9) beats a low one (0.1)", "Q1 sample proportion", apl,
             _test_maps(runs, LOW_PROPORTION), "{} vs {}",

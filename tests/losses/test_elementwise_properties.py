@@ -1,40 +1,17 @@
 """Properties shared by every element-wise loss (the BCE family of balanced.py and
 partial.py): block-wise computation equals the whole-tensor one, the caller's tensors are
-never modified, and the memory layout of the logits does not matter."""
+never modified, the memory layout of the logits does not matter, degenerate label matrices give
+finite values and gradients, and half-precision logits are accumulated in float32."""
 
 import pytest
 import torch
 
-from mlteach.losses import (_checks, assume_negative_loss, asymmetric_loss, distribution_balanced_loss,
-                            down_weight_loss, entropy_maximization_loss, entropy_minimization_loss,
-                            focal_loss, label_smoothing_loss, large_loss, negative_label_smoothing_loss)
+from mlteach.losses import _checks
 
-NAN = float("nan")
+from .conftest import BALANCED_LOSSES, PARTIAL_LOSSES, random_problem
 
-LOSSES = {
-    "focal": lambda x, t: focal_loss(x, t),
-    "focal_alpha": lambda x, t: focal_loss(x, t, gamma=0.5, alpha=0.75),
-    "asl": lambda x, t: asymmetric_loss(x, t),
-    "asl_noclip": lambda x, t: asymmetric_loss(x, t, clip=0.0, gamma_neg=2.0, gamma_pos=1.0),
-    "db": lambda x, t: distribution_balanced_loss(x, t, [7] * t.shape[1], 20),
-    "AN": lambda x, t: assume_negative_loss(x, t),
-    "DW": lambda x, t: down_weight_loss(x, t),
-    "LS": lambda x, t: label_smoothing_loss(x, t),
-    "N-LS": lambda x, t: negative_label_smoothing_loss(x, t),
-    "EntMin": lambda x, t: entropy_minimization_loss(x, t),
-    "EM": lambda x, t: entropy_maximization_loss(x, t),
-    "EM+APL": lambda x, t: entropy_maximization_loss(x, t, pseudo_targets=torch.where(t == -1, 0.2, NAN)),
-    "LL-R": lambda x, t: large_loss(x, t, 0.3, "LL-R"),
-    "LL-Ct": lambda x, t: large_loss(x, t, 0.3, "LL-Ct"),
-}
+LOSSES = {**BALANCED_LOSSES, **PARTIAL_LOSSES}
 parametrize_losses = pytest.mark.parametrize("loss", LOSSES.values(), ids=LOSSES.keys())
-
-
-def random_problem(seed, rows, cols):
-    generator = torch.Generator().manual_seed(seed)
-    logits = torch.randn(rows, cols, generator=generator) * 3.0
-    targets = torch.randint(-1, 2, (rows, cols), generator=generator).to(torch.float32)
-    return logits, targets
 
 
 @parametrize_losses
@@ -70,3 +47,40 @@ def test_non_contiguous_logits(loss):
     loss(transposed, targets).backward()
     loss(contiguous, targets).backward()
     torch.testing.assert_close(transposed.grad, contiguous.grad)
+
+
+EDGE_TARGETS = {
+    "no_positive": torch.tensor([[0.0, -1.0, 0.0], [-1.0, -1.0, 0.0]]),
+    "all_unknown": torch.full((2, 3), -1.0),
+    "all_positive": torch.ones(2, 3),
+    "single_positive": torch.tensor([[1.0, -1.0, -1.0], [-1.0, -1.0, 1.0]]),
+    "one_class_known": torch.tensor([[1.0], [0.0]]),
+    "one_class_unknown": torch.tensor([[1.0], [-1.0]]),
+    "batch_of_one": torch.tensor([[1.0, -1.0, 0.0]]),
+}
+
+
+@parametrize_losses
+@pytest.mark.parametrize("targets", EDGE_TARGETS.values(), ids=EDGE_TARGETS.keys())
+def test_edge_cases_finite_with_gradient(loss, targets):
+    x = torch.randn(targets.shape, requires_grad=True)
+    value = loss(x, targets)
+    assert value.dim() == 0 and torch.isfinite(value)
+    value.backward()
+    assert torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@parametrize_losses
+def test_half_precision_inputs_accumulate_in_float32(loss, dtype):
+    logits, targets = random_problem(5, 8, 6, scale=4.0)
+    x = logits.to(dtype).requires_grad_(True)
+    value = loss(x, targets)
+    assert value.dtype == torch.float32 and torch.isfinite(value)
+    torch.testing.assert_close(value, loss(x.detach().double(), targets).float(), rtol=1e-5, atol=1e-6)
+    value.backward()
+    assert x.grad.dtype == dtype and torch.isfinite(x.grad).all()
+    big = torch.tensor([[6e4, -6e4, 6e4], [-6e4, 6e4, -6e4]], dtype=dtype, requires_grad=True)
+    value = loss(big, torch.tensor([[1.0, 0.0, -1.0], [1.0, -1.0, 0.0]]))
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(big.grad).all()

@@ -34,17 +34,9 @@ from mlteach.losses import (
     negative_label_smoothing_loss,
 )
 
+from .conftest import NAN, PARTIAL_LOSSES, entries, random_problem, sigmoid
+
 SETTINGS = settings(max_examples=30, deadline=None)
-NAN = float("nan")
-
-
-def sigmoid(z: float) -> float:
-    return 1.0 / (1.0 + math.exp(-z))
-
-
-def entries(targets):
-    rows, cols = targets.shape
-    return [(i, j) for i in range(rows) for j in range(cols)]
 
 
 def bce(p: float, y: float) -> float:
@@ -105,16 +97,6 @@ def large_loss_reference(logits, targets, rate, scheme):
     for i, j in selected:
         losses[i, j] = 0.0 if scheme == "LL-R" else -math.log(sigmoid(float(logits[i, j])))
     return losses, selected
-
-
-def random_problem(seed, rows, cols, scale=3.0, dtype=torch.float64, unknown_share=None):
-    generator = torch.Generator().manual_seed(seed)
-    logits = (torch.randn(rows, cols, generator=generator, dtype=torch.float64) * scale).to(dtype)
-    targets = torch.randint(-1, 2, (rows, cols), generator=generator).to(torch.float32)
-    if unknown_share is not None:
-        hide = torch.rand(rows, cols, generator=generator) < unknown_share
-        targets[hide] = -1.0
-    return logits, targets
 
 
 shapes = st.tuples(st.integers(0, 10_000), st.integers(1, 5), st.integers(1, 6))
@@ -474,39 +456,7 @@ def test_gradcheck_float64():
         assert torch.autograd.gradcheck(loss, (x,))
 
 
-ALL_LOSSES = {
-    "AN": lambda x, t: assume_negative_loss(x, t),
-    "DW": lambda x, t: down_weight_loss(x, t),
-    "LS": lambda x, t: label_smoothing_loss(x, t),
-    "N-LS": lambda x, t: negative_label_smoothing_loss(x, t),
-    "EntMin": lambda x, t: entropy_minimization_loss(x, t),
-    "EM": lambda x, t: entropy_maximization_loss(x, t),
-    "EM+APL": lambda x, t: entropy_maximization_loss(
-        x, t, pseudo_targets=torch.where(t == -1, 0.2, NAN)),
-    "LL-R": lambda x, t: large_loss(x, t, 0.3, "LL-R"),
-    "LL-Ct": lambda x, t: large_loss(x, t, 0.3, "LL-Ct"),
-}
-
-EDGE_TARGETS = {
-    "no_positive": torch.tensor([[0.0, -1.0, 0.0], [-1.0, -1.0, 0.0]]),
-    "all_unknown": torch.full((2, 3), -1.0),
-    "single_positive": torch.tensor([[1.0, -1.0, -1.0], [-1.0, -1.0, 1.0]]),
-    "one_class": torch.tensor([[1.0], [-1.0]]),
-    "batch_of_one": torch.tensor([[1.0, -1.0, 0.0]]),
-}
-
-
-@pytest.mark.parametrize("loss", ALL_LOSSES.values(), ids=ALL_LOSSES.keys())
-@pytest.mark.parametrize("targets", EDGE_TARGETS.values(), ids=EDGE_TARGETS.keys())
-def test_edge_cases_finite_with_gradient(loss, targets):
-    x = torch.randn(targets.shape, requires_grad=True)
-    value = loss(x, targets)
-    assert value.dim() == 0 and torch.isfinite(value)
-    value.backward()
-    assert torch.isfinite(x.grad).all()
-
-
-@pytest.mark.parametrize("loss", ALL_LOSSES.values(), ids=ALL_LOSSES.keys())
+@pytest.mark.parametrize("loss", PARTIAL_LOSSES.values(), ids=PARTIAL_LOSSES.keys())
 def test_stable_for_huge_logits_float32(loss):
     x = torch.tensor([[1e4, -1e4, 1e4, -1e4], [-1e4, 1e4, -1e4, 1e4]], requires_grad=True)
     targets = torch.tensor([[1.0, 1.0, 0.0, 0.0], [-1.0, -1.0, 1.0, -1.0]])
@@ -524,23 +474,6 @@ def test_em_exact_values_at_huge_logits():
     targets = torch.tensor([[1.0, 0.0, -1.0, -1.0]])
     values = entropy_maximization_loss(x, targets, reduction="none")
     torch.testing.assert_close(values, torch.tensor([[1e4, 1e4, 0.0, 0.0]]))
-
-
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-@pytest.mark.parametrize("loss", ALL_LOSSES.values(), ids=ALL_LOSSES.keys())
-def test_half_precision_inputs_accumulate_in_float32(loss, dtype):
-    logits, targets = random_problem(6, 8, 6, scale=4.0)
-    x = logits.to(dtype).requires_grad_(True)
-    value = loss(x, targets)
-    assert value.dtype == torch.float32 and torch.isfinite(value)
-    torch.testing.assert_close(value, loss(x.detach().double(), targets).float(),
-                               rtol=1e-5, atol=1e-6)
-    value.backward()
-    assert x.grad.dtype == dtype and torch.isfinite(x.grad).all()
-    big = torch.tensor([[6e4, -6e4], [-6e4, 6e4]], dtype=dtype, requires_grad=True)
-    value = loss(big, torch.tensor([[1.0, -1.0], [1.0, 0.0]]))
-    value.backward()
-    assert torch.isfinite(value) and torch.isfinite(big.grad).all()
 
 
 def test_pseudo_targets_are_not_modified():

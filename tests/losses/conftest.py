@@ -1,0 +1,63 @@
+"""What the element-wise loss tests share: random problems with targets in {1, 0, -1}, each
+loss of balanced.py and partial.py as a function of (logits, targets) with the settings the
+tests use, and the plain-Python helpers of the reference definitions."""
+
+import math
+
+import torch
+
+from mlteach.losses import (
+    assume_negative_loss,
+    asymmetric_loss,
+    distribution_balanced_loss,
+    down_weight_loss,
+    entropy_maximization_loss,
+    entropy_minimization_loss,
+    focal_loss,
+    label_smoothing_loss,
+    large_loss,
+    negative_label_smoothing_loss,
+)
+
+NAN = float("nan")
+
+BALANCED_LOSSES = {
+    "focal": lambda x, t: focal_loss(x, t),
+    "focal_alpha": lambda x, t: focal_loss(x, t, gamma=0.5, alpha=0.75),
+    "asl": lambda x, t: asymmetric_loss(x, t),
+    "asl_noclip": lambda x, t: asymmetric_loss(x, t, clip=0.0, gamma_neg=2.0, gamma_pos=1.0),
+    "db": lambda x, t: distribution_balanced_loss(x, t, [7] * t.shape[1], 20),
+}
+PARTIAL_LOSSES = {
+    "AN": lambda x, t: assume_negative_loss(x, t),
+    "DW": lambda x, t: down_weight_loss(x, t),
+    "LS": lambda x, t: label_smoothing_loss(x, t),
+    "N-LS": lambda x, t: negative_label_smoothing_loss(x, t),
+    "EntMin": lambda x, t: entropy_minimization_loss(x, t),
+    "EM": lambda x, t: entropy_maximization_loss(x, t),
+    "EM+APL": lambda x, t: entropy_maximization_loss(x, t, pseudo_targets=torch.where(t == -1, 0.2, NAN)),
+    "LL-R": lambda x, t: large_loss(x, t, 0.3, "LL-R"),
+    "LL-Ct": lambda x, t: large_loss(x, t, 0.3, "LL-Ct"),
+}
+
+
+def random_problem(seed, rows, cols, scale=3.0, dtype=torch.float64, unknown_share=None):
+    """Logits (normal, times ``scale``) and targets drawn uniformly from {1, 0, -1}; with
+    ``unknown_share``, that share of the entries is then hidden (-1) as well."""
+    generator = torch.Generator().manual_seed(seed)
+    logits = (torch.randn(rows, cols, generator=generator, dtype=torch.float64) * scale).to(dtype)
+    targets = torch.randint(-1, 2, (rows, cols), generator=generator).to(torch.float32)
+    if unknown_share is not None:
+        targets[torch.rand(rows, cols, generator=generator) < unknown_share] = -1.0
+    return logits, targets
+
+
+def sigmoid(z: float) -> float:
+    """The logistic function in plain Python (for per-entry references)."""
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def entries(targets):
+    """Every (row, column) index pair of ``targets``."""
+    rows, cols = targets.shape
+    return [(i, j) for i in range(rows) for j in range(cols)]
