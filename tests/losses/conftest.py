@@ -1,6 +1,7 @@
-"""What the element-wise loss tests share: random problems with targets in {1, 0, -1}, each
+"""What the loss tests share: random problems with targets in {1, 0, -1}, each element-wise
 loss of balanced.py and partial.py as a function of (logits, targets) with the settings the
-tests use, and the plain-Python helpers of the reference definitions."""
+tests use, the plain-Python helpers of the reference definitions, and the half-precision
+check."""
 
 import math
 
@@ -61,3 +62,13 @@ def entries(targets):
     """Every (row, column) index pair of ``targets``."""
     rows, cols = targets.shape
     return [(i, j) for i in range(rows) for j in range(cols)]
+
+
+def assert_accumulates_in_float32(loss, x: torch.Tensor) -> None:
+    """``loss(x)`` for half-precision ``x`` is a finite float32 value equal to the loss of
+    ``x`` cast to float32, and its gradient is finite and of ``x``'s dtype."""
+    value = loss(x)
+    (grad,) = torch.autograd.grad(value, x)
+    assert value.dtype == torch.float32 and grad.dtype == x.dtype
+    assert torch.isfinite(value) and torch.isfinite(grad).all()
+    torch.testing.assert_close(value, loss(x.detach().float()))

@@ -13,6 +13,8 @@ from mlteach.losses import (MarginBiasTwoWayLoss, TwoWayLoss, TwoWayTerms, lsep_
                             two_way_loss)
 from mlteach.losses import _label_sets as label_sets
 
+from .conftest import assert_accumulates_in_float32
+
 MODES = ("sample", "class", "two-way")
 
 
@@ -286,11 +288,7 @@ def test_half_precision_accumulates_in_float32(dtype, scale):
     x = (torch.randn(32, 12) * scale).to(dtype).requires_grad_()
     t = dense_targets(32, 12).float()
     for loss in (lambda v: two_way_loss(v, t, tp=4.0), lambda v: margin_bias_two_way_loss(v, t)):
-        value = loss(x)
-        (grad,) = torch.autograd.grad(value, x)
-        assert value.dtype == torch.float32 and grad.dtype == dtype
-        assert torch.isfinite(value) and torch.isfinite(grad).all()
-        torch.testing.assert_close(value, loss(x.detach().float()))
+        assert_accumulates_in_float32(loss, x)
 
 
 # ---------------------------------------------------------------- modules and errors
