@@ -1,8 +1,9 @@
 """Chapter 2 reproduction: plans for both scales, the paper's numbers, the L2 sweep, the transfer
-task, the verdict logic on made-up numbers, and a one-epoch smoke run."""
+task, the claims on made-up run tables, and a one-epoch smoke run through the shared layer."""
 
 import math
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -11,30 +12,35 @@ import pytest
 from mlteach.data import make_digit_mosaics
 from mlteach.reproduce import two_way as tw
 from mlteach.reproduce.scale import SCALES
-from mlteach.train import train_all
+from mlteach.reproduce.evaluation import test_scores
+from mlteach.reproduce.experiment import run_table
 
 
 @pytest.mark.parametrize("scale", SCALES)
 def test_plans_give_valid_distinct_runs_for_every_experiment(scale):
     plan = tw.chapter_plan(scale)
     assert set(plan.datasets) == {"digit mosaics", "yeast"}
-    assert plan.table().shape[0] == 2
+    assert list(plan.table().columns) == ["digit mosaics", "yeast"]
     for name, dataset in plan.datasets.items():
-        specs = tw.run_specs(name, scale)
-        assert {s.experiment for s in specs} == {"comparison", "temperature", "margin"}
-        comparison = [s for s in specs if s.experiment == "comparison"]
+        runs = tw.planned_runs(name, scale)
+        assert {r.experiment for r in runs} == {"comparison", "temperature", "margin", "control"}
+        comparison = [r for r in runs if r.experiment == "comparison"]
         assert len(comparison) == len(tw.METHODS) * len(dataset.seeds)
+        assert len(dataset.seeds) >= 5  # the headline claims rest on at least five seeds
         assert {1.0, tw.DEFAULT_TP} <= set(dataset.tp_values)
         # the default two-way run of the comparison is the sweeps' run at Tp = 4, Tn = 1
-        default = next(s.config for s in comparison if s.method == "two-way")
-        assert any(s.config == default for s in specs if s.experiment == "temperature")
-        assert any(s.config == default for s in specs if s.experiment == "margin")
+        default = next(r.config for r in comparison if r.method == "two-way" and r.seed == dataset.sweep_seeds[0])
+        assert any(r.config == default for r in runs if r.experiment == "temperature")
+        assert any(r.config == default for r in runs if r.experiment == "margin")
+        control = [r for r in runs if r.experiment == "control"]
+        assert {r.method for r in control} == {tw.CONTROL_METHOD}
+        assert len(control) == len(dataset.seeds) and not {r.seed for r in control} & set(dataset.seeds)
 
 
 def test_full_scale_is_larger_than_book_scale():
     book, full = tw.chapter_plan("book"), tw.chapter_plan("full")
     for name in book.datasets:
-        assert len(full.datasets[name].seeds) > len(book.datasets[name].seeds)
+        assert len(full.datasets[name].sweep_seeds) > len(book.datasets[name].sweep_seeds)
         assert full.datasets[name].base.epochs > book.datasets[name].base.epochs
     assert full.datasets["digit mosaics"].base.model == "resnet"
     assert full.datasets["digit mosaics"].builder_kwargs["source"] != full.transfer.source
@@ -87,60 +93,90 @@ def test_transfer_task_places_one_digit_of_the_other_source():
         tw.transfer_task(data, tw.TransferPlan(source="sklearn", sizes=(10, 10, 10)))
 
 
+RESAMPLES = 30
+
+
 def fake_runs(lead: float) -> pd.DataFrame:
-    """Made-up runs in which every claim of the chapter wins by ``lead`` (loses if negative):
-    two-way > sample-wise > WARP, two-way > the other losses, Tp = 4 > Tp = 1 > margin bias.
-    Seeds differ by 0.001, far less than a lead of 0.05."""
-    comparison = {method: 0.7 for method in tw.METHODS}
-    comparison.update({"two-way": 0.7 + lead, "WARP": 0.7 - lead})
+    """Made-up run table in which every claim of the chapter wins by ``lead`` points (loses if
+    negative): two-way > sample-wise > WARP, two-way > the other losses, Tp = 4 > Tp = 1 >
+    margin bias. Seeds differ by 0.1 point and test resamples by 0.2, far less than a lead of 5."""
+    comparison = {method: 70.0 for method in tw.METHODS}
+    comparison.update({"two-way": 70.0 + lead, "WARP": 70.0 - lead})
+    wobble = np.linspace(-0.2, 0.2, RESAMPLES)
     rows = []
     for dataset in ("digit mosaics", "yeast"):
-        for seed in range(3):
-            def row(experiment, method, score, tp=math.nan, tn=math.nan, margin=math.nan):
-                return {"dataset": dataset, "experiment": experiment, "method": method, "seed": seed,
-                        "tp": tp, "tn": tn, "margin": margin, "train_seconds": 1.0,
-                        **{f"{split}_{metric}": score + 0.001 * seed for split in ("val", "test")
-                           for metric in ("mAP_class", "mAP_sample")}}
+        for seed in range(5):
+            def row(experiment, method, score, setting=""):
+                value = score + 0.1 * seed
+                return {"dataset": dataset, "experiment": experiment, "method": method, "setting": setting,
+                        "seed": seed, "run_key": f"{experiment}-{method}-{setting}-{seed}", "train_seconds": 1.0,
+                        "val_mAP_class": value / 100,
+                        **{metric: value for metric in ("mAP_class", "mAP_sample")},
+                        **{f"{metric}_boot": value + wobble for metric in ("mAP_class", "mAP_sample")}}
 
             rows += [row("comparison", method, score) for method, score in comparison.items()]
-            rows.append(row("temperature", "two-way", 0.7 + lead, tp=4.0, tn=1.0))
-            rows.append(row("temperature", "two-way", 0.7, tp=1.0, tn=1.0))
-            rows.append(row("margin", "two-way", 0.7 + lead, tp=4.0, tn=1.0, margin=0.0))
-            rows += [row("margin", "margin bias", 0.7, tp=1.0, tn=1.0, margin=m) for m in (0.0, 1.0)]
+            rows.append(row("control", "BCE", 70.0 + 0.5 * math.sin(seed)))
+            rows.append(row("temperature", "two-way", 70.0 + lead, "Tp = 4, Tn = 1"))
+            rows.append(row("temperature", "two-way", 70.0, "Tp = 1, Tn = 1"))
+            rows.append(row("margin", "two-way", 70.0 + lead, "Tp = 4, Tn = 1"))
+            rows += [row("margin", "margin bias", 70.0, f"margin = {m}") for m in (0, 1)]
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize("lead, expected", [(0.05, True), (-0.05, False), (0.0, None)])
-def test_verdicts_follow_the_numbers(lead, expected):
+@pytest.mark.parametrize("lead, expected", [(5.0, "holds"), (-5.0, "does not hold"), (0.0, "inconclusive")])
+def test_claims_follow_the_numbers(lead, expected):
     runs = fake_runs(lead)
-    found = tw.comparison_verdicts(runs) + tw.temperature_verdicts(runs) + tw.margin_verdicts(runs)
-    assert len(found) == 2 * (5 + 1 + 1)
-    for verdict in found:
-        assert verdict.holds is expected, verdict
-        assert (verdict.note == "") == (expected is True)
-        assert verdict.chapter == tw.CHAPTER
+    found = tw.comparison_claims(runs) + tw.temperature_claims(runs) + tw.margin_claims(runs)
+    assert len(found) == 2 * (8 + 1 + 2)
+    for claim in found:
+        assert claim.verdict == expected, claim
+        assert (claim.note == "") == (expected == "holds")
+        assert claim.chapter == tw.CHAPTER and claim.kind == "greater" and claim.seeds == 5
+        assert claim.classes == {"digit mosaics": 10, "yeast": 14}[claim.dataset]
+        assert claim.link.startswith("ch2_two_way_experiments.html#experiment-")
+        assert claim.ci_low <= claim.effect <= claim.ci_high
+        if expected != "inconclusive":
+            assert claim.effect == pytest.approx(abs(lead) * (1 if expected == "holds" else -1))
 
 
-def test_transfer_verdicts_and_tables():
-    summary = pd.DataFrame([{"method": m, "seed": s, "best_test": 0.8 + (0.1 if m == "two-way" else 0) + 0.001 * s}
-                            for m in tw.METHODS for s in range(2)])
-    found = tw.transfer_verdicts(summary)
-    assert [v.holds for v in found] == [True, True]
-    runs = fake_runs(0.05)
+def test_controls_compare_the_control_method_with_itself():
+    controls = tw.control_claims(fake_runs(5.0))
+    assert len(controls) == 4
+    assert all(c.kind == "control" and c.verdict == "inconclusive" and "BCE (seeds 0-4)" in c.claim
+               for c in controls)
+
+
+def test_transfer_claims_and_tables():
+    rows = []
+    for method in tw.TRANSFER_METHODS:
+        for seed in range(5):
+            accuracy = 0.8 + (0.1 if method == "two-way" else 0) + 0.001 * seed
+            boot = accuracy + np.linspace(-0.01, 0.01, RESAMPLES)
+            rows.append({"method": method, "seed": seed, "best_test": accuracy, "best_boot": boot,
+                         "chosen_test": accuracy - 0.2, "chosen_boot": boot - 0.2, "feature_dim": 48})
+    summary = pd.DataFrame(rows)
+    found = tw.transfer_claims(summary)
+    assert [c.verdict for c in found] == ["holds", "holds"]
+    assert found[0].effect == pytest.approx(10.0)  # in percent
+    assert [c.verdict for c in tw.transfer_claims(summary, column="chosen")] == ["holds", "holds"]
+    runs = fake_runs(5.0)
     assert tw.comparison_table(runs).shape == (len(tw.METHODS), 4)
     beside = tw.paper_comparison(runs)
-    assert beside.loc["two-way", ("COCO (suppl. Tab. B)", "mAP@class")] == 74.11
-    assert beside.loc["two-way", ("ours: yeast", "mAP@class")] == pytest.approx(75.1)
+    assert beside.loc["two-way", ("COCO (suppl. Tab. B)", "mAP@class")] == "74.11"
+    assert beside.loc["two-way", ("ours: yeast", "mAP@class")] == "75.20"
+    assert beside.loc["BCE", ("COCO (suppl. Tab. B)", "mAP@class")] == "–"  # a dash, never NaN
 
 
 def test_one_epoch_smoke_run_and_linear_evaluation(tmp_path, monkeypatch):
     monkeypatch.setenv("MLTEACH_RUNS", str(tmp_path))
     data = make_digit_mosaics(n_train=64, n_val=32, n_test=32)
-    spec = next(s for s in tw.run_specs("digit mosaics", "book") if s.method == "two-way")
-    config = spec.config.replace(epochs=1, model_kwargs={"widths": (4, 8)})
-    (result,) = train_all([config], data, workers=1, progress=False)
-    assert 0 <= result.metrics["test_mAP_class"] <= 1
+    run = next(r for r in tw.planned_runs("digit mosaics", "book") if r.method == "two-way")
+    run = replace(run, config=run.config.replace(epochs=1, model_kwargs={"widths": (4, 8)}))
+    table, (result,) = run_table([run], {"digit mosaics": data}, test_scores, workers=1)
+    assert 0 <= table.loc[0, "mAP_class"] <= 100
+    assert table.loc[0, "mAP_class_boot"].shape == (200,)
     task = tw.transfer_task(data, tw.TransferPlan(source="mnist5k", sizes=(40, 20, 20)))
     sweep = tw.evaluate_backbone(result, task, max_iter=50)
     assert len(sweep) == 45 and (sweep["feature_dim"] == 8).all()
     assert sweep[["train", "val", "test"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert all(np.mean(c) == pytest.approx(t) for c, t in zip(sweep["test_correct"], sweep["test"]))

@@ -1,0 +1,87 @@
+"""Scoring trained runs on their test split, with the test-image resamples every verdict needs.
+
+:func:`evaluation_logits` runs a trained model over the validation and test images once and
+keeps the logits in the run's folder; :func:`test_scores` turns them into the statistics the
+chapters compare (mAP@class, mAP@sample, mAP of class groups, in %), each with its values on
+the shared bootstrap resamples of the test images (column ``<name>_boot``);
+:func:`measurements` reads one method's statistic over its seeds out of a tidy run table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..data.splits import MultiLabelData
+from ..metrics import average_precision
+from ..train import RunResult
+from ..train.cache import load_state, save_atomic
+from .evidence import Measurements, class_ap_replicates, image_resamples, mean_replicates, sample_ap_values
+
+__all__ = ["EVAL_LOGITS", "predict", "evaluation_logits", "test_scores", "measurements", "BOOT"]
+
+#: File of a run's folder holding its validation and test logits.
+EVAL_LOGITS = "evaluation_logits.pt"
+#: Suffix of the column holding a statistic's test resamples in a run table.
+BOOT = "_boot"
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, inputs: torch.Tensor, batch_size: int = 512, method: str = "forward") -> torch.Tensor:
+    """``model`` (or ``getattr(model, method)``, e.g. ``"features"``) applied to ``inputs`` in
+    chunks of ``batch_size``, in eval mode."""
+    model.eval()
+    function = getattr(model, method) if method != "forward" else model
+    return torch.cat([function(chunk) for chunk in inputs.split(batch_size)])
+
+
+def evaluation_logits(result: RunResult, data: MultiLabelData) -> dict[str, torch.Tensor]:
+    """Validation and test logits of a run's selected model (computed once, then read from the
+    run's folder)."""
+    path = result.run_dir / EVAL_LOGITS
+    stored = load_state(path)
+    if stored is None:
+        model = result.load_model()
+        stored = {split: predict(model, getattr(data, split).inputs) for split in ("val", "test")}
+        save_atomic(stored, path)
+    return stored
+
+
+def test_scores(result: RunResult, data: MultiLabelData, groups: dict[str, list[int]] | None = None) -> dict:
+    """The run's test mAP@class and mAP@sample in % (and the mAP of each class group of
+    ``groups``, e.g. head / medium / tail), each with ``<name>_boot``: its values on the
+    shared resamples of the test images (:func:`~mlteach.reproduce.evidence.image_resamples`)."""
+    logits = evaluation_logits(result, data)["test"]
+    targets = data.test.targets
+    resamples = image_resamples(len(targets))
+    per_class = class_ap_replicates(logits, targets, resamples) * 100  # [R, C]
+    per_sample = sample_ap_values(logits, targets) * 100
+    scores = {"mAP_class": average_precision(logits, targets) * 100,
+              "mAP_class" + BOOT: np.nanmean(per_class, axis=1),
+              "mAP_sample": float(np.nanmean(per_sample)),
+              "mAP_sample" + BOOT: mean_replicates(per_sample, resamples)}
+    for name, members in (groups or {}).items():
+        point = class_ap_replicates(logits, targets, torch.arange(len(targets))[None])[0, members] * 100
+        scores[name] = float(np.nanmean(point))
+        scores[name + BOOT] = np.nanmean(per_class[:, members], axis=1)
+    return scores
+
+
+test_scores.__test__ = False  # a scoring function, not a test: pytest must not collect it
+
+
+def measurements(runs: pd.DataFrame, column: str, **where) -> Measurements:
+    """One statistic of the runs matching ``where`` (column = value), ordered by seed, with its
+    test resamples when the table has a ``<column>_boot`` column."""
+    mask = pd.Series(True, index=runs.index)
+    for key, value in where.items():
+        mask &= runs[key] == value
+    chosen = runs.loc[mask].sort_values("seed")
+    if chosen.empty:
+        raise ValueError(f"measurements: no runs match {where}")
+    if chosen["seed"].duplicated().any():
+        raise ValueError(f"measurements: several runs per seed match {where}; narrow the selection")
+    boot = column + BOOT
+    replicates = np.stack(chosen[boot].to_list()) if boot in chosen else None
+    return Measurements(chosen[column].to_numpy(dtype=float), replicates, tuple(int(s) for s in chosen["seed"]))
