@@ -31,7 +31,8 @@ from scipy import stats
 
 from ..metrics import ranking_average_precisions
 
-__all__ = ["RESAMPLES", "Measurements", "Interval", "image_resamples", "class_ap_replicates",
+
+__all__ = ["RESAMPLES", "Measurements", "Interval", "image_resamples", "resample_weights", "class_ap_replicates",
            "sample_ap_values", "mean_replicates", "paired_interval"]
 
 #: Bootstrap resamples of the test images behind every test-set statistic.
@@ -108,14 +109,25 @@ def image_resamples(n: int, count: int = RESAMPLES, seed: int = 0) -> torch.Tens
     return _resamples(int(n), int(count), int(seed))
 
 
-def class_ap_replicates(scores: torch.Tensor, targets: torch.Tensor, resamples: torch.Tensor,
-                        chunk: int = 20) -> np.ndarray:
+def resample_weights(resamples: torch.Tensor, n: int) -> torch.Tensor:
+    """``[R, n]``: how many times each of the ``n`` images is drawn in each resample."""
+    weights = torch.zeros(len(resamples), n, dtype=torch.float64)
+    return weights.scatter_add_(1, resamples, torch.ones_like(resamples, dtype=torch.float64))
+
+
+def class_ap_replicates(scores: torch.Tensor, targets: torch.Tensor, resamples: torch.Tensor) -> np.ndarray:
     """Average precision of every class on every resample: ``[R, C]``, NaN where a resample
     holds no known positive of the class.
 
     ``scores``, ``targets`` ``[N, C]`` (targets 1 / 0, unknown -1 left out); ``resamples``
-    ``[R, N]``. Each AP is :func:`mlteach.metrics.ranking_average_precisions` of the resampled
-    column (ties as scikit-learn), so the identity resample gives the point estimate exactly.
+    ``[R, N]``. A resample is a set of weights ``w_i`` (how often image ``i`` is drawn), so each
+    class is sorted once: with images in decreasing score order, ``TP_k = sum_{j <= k} w_j y_j``
+    and ``K_k = sum_{j <= k} w_j`` read at the end of ``k``'s group of tied scores,
+
+        AP = sum_k w_k y_k TP_k / K_k  /  sum_k w_k y_k,
+
+    which is :func:`mlteach.metrics.average_precision` of the resampled column (ties as
+    scikit-learn), so the identity resample gives the point estimate exactly.
 
     >>> s = torch.tensor([[0.9], [0.8], [0.1]]); t = torch.tensor([[1.0], [0.0], [1.0]])
     >>> class_ap_replicates(s, t, torch.tensor([[0, 1, 2], [0, 0, 1]])).round(4).tolist()
@@ -124,22 +136,33 @@ def class_ap_replicates(scores: torch.Tensor, targets: torch.Tensor, resamples: 
     if scores.shape != targets.shape or scores.ndim != 2:
         raise ValueError(f"class_ap_replicates: scores and targets must be [N, C] alike, "
                          f"got {tuple(scores.shape)} and {tuple(targets.shape)}")
-    scores, targets = scores.detach().double().cpu().T, targets.detach().cpu().T  # [C, N]
-    classes = scores.shape[0]
+    scores, targets = scores.detach().double().cpu(), targets.detach().cpu()
+    n, classes = scores.shape
+    order = torch.argsort(scores, dim=0, descending=True)  # [N, C]: each class sorted once
+    sorted_scores = torch.gather(scores, 0, order)
+    hits = torch.gather((targets == 1).double(), 0, order)
+    known = torch.gather((targets != -1).double(), 0, order)  # unknown entries weigh 0
+    ends_group = torch.ones(n, classes, dtype=torch.bool)
+    ends_group[:-1] = sorted_scores[1:] != sorted_scores[:-1]
+    end_marks = torch.where(ends_group, torch.arange(n)[:, None], n)
+    group_end = torch.cummin(end_marks.flip(0), dim=0).values.flip(0)  # [N, C]
     output = []
-    for block in resamples.split(chunk):
-        rows = len(block)
-        picked_scores = scores[:, block].permute(1, 0, 2).reshape(rows * classes, -1)
-        picked_targets = targets[:, block].permute(1, 0, 2).reshape(rows * classes, -1)
-        ap, has_positive = ranking_average_precisions(picked_scores, picked_targets)
-        output.append(torch.where(has_positive, ap, torch.nan).reshape(rows, classes))
+    for block in resamples.split(50):
+        drawn = resample_weights(block, n)[:, order] * known  # [r, N, C]
+        positive = drawn * hits
+        true_positives = torch.cumsum(positive, dim=1).gather(1, group_end.expand(len(block), n, classes))
+        ranked = torch.cumsum(drawn, dim=1).gather(1, group_end.expand(len(block), n, classes))
+        count = positive.sum(dim=1)
+        ap = (positive * true_positives / ranked.clamp_min(1e-12)).sum(dim=1) / count.clamp_min(1e-12)
+        output.append(torch.where(count > 0, ap, torch.nan))
     return torch.cat(output).numpy()
 
 
 def sample_ap_values(scores: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
     """Average precision of every test image's class ranking ``[N]`` (NaN for an image
     without a positive): mAP@sample is their mean, so its resamples are cheap."""
-    return class_ap_replicates(scores.T, targets.T, torch.arange(scores.shape[1])[None])[0]
+    ap, has_positive = ranking_average_precisions(scores.detach().double().cpu(), targets.detach().cpu())
+    return torch.where(has_positive, ap, torch.nan).numpy()
 
 
 def mean_replicates(values, resamples: torch.Tensor) -> np.ndarray:
