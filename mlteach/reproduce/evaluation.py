@@ -16,8 +16,8 @@ import torch
 from ..data.splits import MultiLabelData
 from ..metrics import average_precision
 from ..train import RunResult
-from ..train.cache import load_state, save_atomic
-from .evidence import Measurements, class_ap_replicates, image_resamples, mean_replicates, sample_ap_values
+from ..train.cache import hash_key, load_state, save_atomic
+from .evidence import RESAMPLES, Measurements, class_ap_replicates, image_resamples, mean_replicates, sample_ap_values
 
 __all__ = ["EVAL_LOGITS", "predict", "evaluation_logits", "test_scores", "measurements", "BOOT"]
 
@@ -51,7 +51,12 @@ def evaluation_logits(result: RunResult, data: MultiLabelData) -> dict[str, torc
 def test_scores(result: RunResult, data: MultiLabelData, groups: dict[str, list[int]] | None = None) -> dict:
     """The run's test mAP@class and mAP@sample in % (and the mAP of each class group of
     ``groups``, e.g. head / medium / tail), each with ``<name>_boot``: its values on the
-    shared resamples of the test images (:func:`~mlteach.reproduce.evidence.image_resamples`)."""
+    shared resamples of the test images (:func:`~mlteach.reproduce.evidence.image_resamples`).
+    Stored in the run's folder, so the status page reads what the chapter computed."""
+    path = result.run_dir / f"test_scores-{hash_key({'groups': groups, 'resamples': RESAMPLES})}.pt"
+    stored = load_state(path)
+    if stored is not None:
+        return {name: value.numpy() if isinstance(value, torch.Tensor) else value for name, value in stored.items()}
     logits = evaluation_logits(result, data)["test"]
     targets = data.test.targets
     resamples = image_resamples(len(targets))
@@ -65,6 +70,8 @@ def test_scores(result: RunResult, data: MultiLabelData, groups: dict[str, list[
         point = class_ap_replicates(logits, targets, torch.arange(len(targets))[None])[0, members] * 100
         scores[name] = float(np.nanmean(point))
         scores[name + BOOT] = np.nanmean(per_class[:, members], axis=1)
+    save_atomic({name: torch.from_numpy(value) if isinstance(value, np.ndarray) else value
+                 for name, value in scores.items()}, path)
     return scores
 
 
