@@ -17,7 +17,7 @@ import functools
 from ..symbolic import ranking
 from .claims import Claim, decide
 
-__all__ = ["FIG3_PAPER_THRESHOLDS", "FIG3_TOLERANCE", "exact_claim", "dr_threshold_claims", "claims"]
+__all__ = ["CHAPTER", "LINKS", "FIG3_PAPER_THRESHOLDS", "FIG3_TOLERANCE", "exact_claim", "dr_threshold_claims", "claims"]
 
 #: The probabilities the DR paper reads off its Fig. 3 (Sec. 3.4): (gamma1, gamma2) -> threshold.
 FIG3_PAPER_THRESHOLDS = {(1, None): 0.5, (5, None): 0.85, (5, 5): 0.5}
@@ -25,6 +25,8 @@ FIG3_PAPER_THRESHOLDS = {(1, None): 0.5, (5, None): 0.85, (5, 5): 0.5}
 FIG3_TOLERANCE = 0.05
 CHAPTER = "3. Long tails: the DR loss"
 LINK = "ch3_dr_derivation.html#where-does-the-gradient-switch-on"
+#: Where each derivation's claims are decided.
+LINKS = {"DR Fig. 3": LINK}
 
 
 def exact_claim(claim: str, source: str, paper: str, ours: str, kind: str, effect: float,

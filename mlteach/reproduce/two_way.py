@@ -51,7 +51,7 @@ from .experiment import CONTROL_SEEDS, HEADLINE_SEEDS, SWEEP_SEEDS, Run, control
 from .scale import current_scale
 
 __all__ = [
-    "CHAPTER", "PAPER_RANKING_COCO", "PAPER_NUSWIDE", "PAPER_TRANSFER_PROTOCOL", "METHODS", "TRANSFER_METHODS",
+    "CHAPTER", "PAGE", "LINKS", "PAPER_RANKING_COCO", "PAPER_NUSWIDE", "PAPER_TRANSFER_PROTOCOL", "METHODS", "TRANSFER_METHODS",
     "CONTROL_METHOD", "DatasetPlan", "TransferPlan", "ChapterPlan", "chapter_plan", "chapter_data", "planned_runs",
     "run_all", "comparison_table", "paper_comparison", "TransferTask", "transfer_task", "backbone_features",
     "l2_sweep", "regularisation_strengths", "evaluate_backbone", "run_linear_transfer", "comparison_claims",
@@ -60,6 +60,12 @@ __all__ = [
 
 CHAPTER = "2. Two-way loss"
 PAGE = "ch2_two_way_experiments.html"
+#: Where each experiment's claims are measured (a section of the chapter's page).
+LINKS = {"comparison": f"{PAGE}#experiment-1-seven-losses-on-full-labels",
+         "temperature": f"{PAGE}#experiment-2-the-temperatures",
+         "margin": f"{PAGE}#experiment-3-a-margin-or-a-temperature",
+         "transfer": f"{PAGE}#experiment-4-linear-evaluation-of-the-learned-features",
+         "control": f"{PAGE}#the-a-a-control"}
 
 #: Supplement of the two-way paper, Table B: MS-COCO, ResNet-50 (mAP in %).
 PAPER_RANKING_COCO = pd.DataFrame(
@@ -456,7 +462,7 @@ def comparison_claims(runs: pd.DataFrame) -> list[Claim]:
                 b = measurements(comparison, metric, dataset=dataset, method=loser)
                 output.append(compare(a, b, claim=f"{claim} on {METRIC_NAMES[metric]}", source=source,
                                       paper=paper[metric], if_not=SCALE_REASON,
-                                      link=f"{PAGE}#experiment-1-seven-losses-on-full-labels",
+                                      link=LINKS["comparison"],
                                       **_context(runs, dataset)))
     return output
 
@@ -474,7 +480,7 @@ def control_claims(runs: pd.DataFrame) -> list[Claim]:
                 a, b, kind="control", claim=f"A/A control: {CONTROL_METHOD} (seeds {a.seeds[0]}-{a.seeds[-1]}) "
                 f"against {CONTROL_METHOD} (seeds {control.seeds[0]}-{control.seeds[-1]}) on {METRIC_NAMES[metric]}",
                 source="negative control (not a paper claim)", paper="–",
-                link=f"{PAGE}#how-a-verdict-is-decided", **_context(runs, dataset)))
+                link=LINKS["control"], **_context(runs, dataset)))
     return output
 
 
@@ -491,7 +497,7 @@ def temperature_claims(runs: pd.DataFrame) -> list[Claim]:
             paper="argued from the gradient (v); the main paper's Tp study is not available here",
             if_not="a sample has at most a few positives, all clean, so the hardest positive is the right target "
                    "and sharing the push only slows its learning in our short runs",
-            link=f"{PAGE}#experiment-2-the-temperatures", **_context(runs, dataset)))
+            link=LINKS["temperature"], **_context(runs, dataset)))
     return output
 
 
@@ -518,7 +524,7 @@ def margin_claims(runs: pd.DataFrame) -> list[Claim]:
                 ours=f"{temperature.summary(1)} vs {bias.summary(1)} (best {chosen} on validation)",
                 if_not="the margin barely changes the loss's effect here, so this is Tp = 1 against Tp = 4, and "
                        "with a few clean positives per sample sharing the push does not help",
-                link=f"{PAGE}#experiment-3-a-margin-or-a-temperature", **_context(runs, dataset)))
+                link=LINKS["margin"], **_context(runs, dataset)))
     return output
 
 
@@ -541,7 +547,7 @@ def transfer_claims(summary: pd.DataFrame, column: str = "best") -> list[Claim]:
             paper="Tab. 8 of the main paper (numbers not in the supplement)",
             if_not="the held-out task (single digits of another source) is close to the training task, and "
                    f"a {dimension}-dimensional feature of a small network leaves little room between losses",
-            link=f"{PAGE}#experiment-4-linear-evaluation-of-the-learned-features",
+            link=LINKS["transfer"],
             chapter=CHAPTER, dataset="digit mosaics", classes=_CLASSES["digit mosaics"]))
     return output
 
