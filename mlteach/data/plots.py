@@ -5,6 +5,8 @@ learner. Each function draws on a matplotlib ``Axes`` (or a new figure) and retu
 
 from __future__ import annotations
 
+import textwrap
+
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -32,14 +34,20 @@ def _label_text(row: torch.Tensor, class_names: Sequence[str]) -> str:
 
 def plot_mosaic_examples(split: LabelledSplit, class_names: Sequence[str], count: int = 8,
                          columns: int = 4) -> plt.Figure:
-    """The first ``count`` images of a split, each titled with its label set."""
+    """The first ``count`` images of a split, each titled with its label set (grey digits dark
+    on white; colour images, e.g. digit scenes, as they are, on black)."""
     rows = -(-count // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, 2.1 * rows), squeeze=False)
     for index, ax in enumerate(axes.flat):
         ax.axis("off")
         if index < min(count, len(split)):
-            ax.imshow(split.inputs[index, 0].numpy(), cmap="gray_r", interpolation="nearest")
-            ax.set_title(_label_text(split.true_targets[index], class_names), fontsize=10)
+            image = split.inputs[index]
+            if image.shape[0] == 3:
+                low, high = float(split.inputs.min()), float(split.inputs.max())
+                ax.imshow(((image - low) / (high - low)).permute(1, 2, 0).numpy(), interpolation="nearest")
+            else:
+                ax.imshow(image[0].numpy(), cmap="gray_r", interpolation="nearest")
+            ax.set_title("\n".join(textwrap.wrap(_label_text(split.true_targets[index], class_names), 22)), fontsize=9)
     fig.tight_layout()
     return fig
 
