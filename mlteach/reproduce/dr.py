@@ -7,31 +7,39 @@ VOC-LT and COCO-LT. Our stand-in is the long-tailed digit mosaics of
 counts from 914 down to 9, head / medium / tail groups at VOC-LT's thresholds, balanced
 validation and test splits, and the planted pair of :data:`mlteach.data.FIG1_PAIR` (digit 7
 shown with digit 2 in 75% of its training mosaics, as 'bird' with 'person' in the paper's
-Fig. 1). Every method but ERM trains with class-aware resampling, as in the paper.
+Fig. 1).
+
+Sampling: the paper's implementation details (Sec. 4.1) name class-aware resampling (RS) as the
+training strategy, and the text under Table 1 says that the results of LSEP, Circle, DB Focal,
+ZLPR, BalPoE and DR "are all obtained using RS"; its ERM row is BCE without resampling. It does
+not say how Focal and ASL were sampled. We train ERM with plain shuffling and every other
+method with class-aware resampling, so that the rows of Table 1 differ in the loss only (and
+the ablations of Tables 2 to 6, which change DR's loss, sample like DR).
 
 What this module holds:
 
 - the paper's numbers (``PAPER_TABLE1`` ... ``PAPER_TABLE6``, ``PAPER_FIG1``, ``PAPER_FIG2``,
   ``PAPER_FIG4``), transcribed from the paper with the table or figure they come from;
-- the methods (:data:`METHODS`: one training configuration each) and the experiments
-  (:data:`EXPERIMENTS`: which methods make each table), at two scales (:data:`SCALES`; the
+- the methods (:data:`METHODS`, one training configuration each) and the planned runs
+  (:func:`planned_runs`: Table 1 on :data:`~mlteach.reproduce.experiment.HEADLINE_SEEDS`, every
+  ablation on :data:`~mlteach.reproduce.experiment.SWEEP_SEEDS`, the A/A control of ERM on
+  :data:`~mlteach.reproduce.experiment.CONTROL_SEEDS`) at two scales (:data:`SCALES`; the
   switch is ``MLTEACH_SCALE``);
-- :func:`run_experiments`, which trains every run of the chapter in one
-  :func:`~mlteach.train.train_all` call (cached) and scores it;
-- tables of the paper's numbers beside ours, figures, and :func:`verdicts`.
+- :func:`run_scores` (what is measured on each run) and :func:`chapter_runs` (the one tidy run
+  table of :func:`~mlteach.reproduce.experiment.run_table`);
+- tables of the paper's numbers beside ours, figures, and :func:`claims`.
 
-Conventions: mAP values are percentages (as in the paper); "ours" is the mean (± standard
-deviation) over seeds. C-LSEP is ``dr_loss(constraint="none")``, which equals
-``lsep_loss(class_wise=True)`` except that its mean divides by all classes rather than by the
-classes with a positive in the batch; using one function makes C-LSEP, PGC, NGC and GC differ
-only in the constraint term (Table 4). Combinations (Table 5) add the two losses with weight 1
-each (:func:`mlteach.losses.combined_loss`).
+Conventions: mAP values are percentages (as in the paper), column ``mAP_class`` is the total
+mAP; "ours" is the mean ± standard deviation over seeds. C-LSEP is ``dr_loss(constraint="none")``,
+which equals ``lsep_loss(class_wise=True)`` except that its mean divides by all classes rather
+than by the classes with a positive in the batch; using one function makes C-LSEP, PGC, NGC and
+GC differ only in the constraint term (Table 4). Combinations (Table 5) add the two losses with
+weight 1 each (:func:`mlteach.losses.combined_loss`).
 """
 
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import mean
@@ -46,40 +54,48 @@ from sklearn.metrics import roc_auc_score
 from ..data import FIG1_PAIR, make_long_tailed_mosaics, samplers
 from ..data.cooccurrence import PlantedPair
 from ..data.splits import MultiLabelData
-from ..metrics import average_precision, group_average_precision
 from ..models import build_model
-from ..train import RunResult, TrainConfig, train_all
+from ..train import RunResult, TrainConfig
 from ..train.cache import load_state, save_atomic
 from ..train.config import loss_function
-from .claims import Verdict, is_greater, summarise
+from .claims import Claim, claim_table, compare, decide, paper_number
+from .evaluation import BOOT, evaluation_logits, measurements, test_scores
+from .evidence import Measurements, image_resamples, paired_interval
+from .experiment import CONTROL_SEEDS, HEADLINE_SEEDS, SWEEP_SEEDS, Run, control_runs, run_table
 from .scale import current_scale
 
 __all__ = [
     "PAPER_TABLE1", "PAPER_TABLE2", "PAPER_TABLE3", "PAPER_TABLE4", "PAPER_TABLE5", "PAPER_TABLE6",
-    "PAPER_FIG1", "PAPER_FIG2", "PAPER_FIG4", "PAPER_SETTINGS", "GROUPS", "ChapterScale", "SCALES",
-    "chapter_scale", "settings_table", "chapter_data", "Method", "METHODS", "DR_KWARGS", "EXPERIMENTS",
-    "MAIN_METHODS", "SHORTCUT_EXAMPLE_METHODS", "GAMMA_VALUES", "method_config", "method_seeds", "planned_runs", "evaluation_logits", "f1_threshold",
-    "shortcut_statistics", "run_scores", "ChapterRuns", "run_experiments", "sampling_statistics",
+    "PAPER_FIG1", "PAPER_FIG2", "PAPER_FIG4", "PAPER_SETTINGS", "DATASET", "GROUPS", "GROUP_COLUMNS",
+    "ChapterScale", "SCALES", "chapter_scale", "settings_table", "chapter_data", "class_counts_table", "Method",
+    "METHODS", "DR_KWARGS", "TABLE1_METHODS", "ABLATION_METHODS", "GAMMA1_VALUES", "GAMMA2_VALUES",
+    "GAMMA1_METHODS", "GAMMA2_METHODS", "SHORTCUT_METHODS", "SHORTCUT_EXAMPLE_METHODS", "NEGATIVES_METHODS",
+    "EQUIVALENCE_MARGIN", "method_config", "planned_runs", "f1_threshold", "share_replicates",
+    "shortcut_statistics", "SCORES_FILE", "run_scores", "chapter_runs", "run_result", "sampling_statistics",
     "loss_gradient_norms", "comparison_table", "gamma_sweep", "shortcut_table", "negative_confidence_table",
-    "shortcut_example", "plot_paper_vs_ours", "plot_batch_sizes", "plot_gamma_sweep", "plot_shortcut",
-    "plot_shortcut_example", "plot_negative_probabilities", "verdicts_from", "verdicts",
+    "show", "show_claims", "plot_paper_vs_ours", "plot_batch_sizes", "plot_gamma_sweep", "plot_shortcut",
+    "plot_shortcut_example", "plot_negative_probabilities", "LINKS", "COMPARISONS", "BEST_OF", "claims_from", "claims",
 ]
 
 CHAPTER = "3. DR loss"
+#: The data set of every run and claim of the chapter (the stand-in for VOC-LT).
+DATASET = "long-tailed mosaics"
+#: Class groups of the tables, and the run-table column of each.
 GROUPS = ("total", "head", "medium", "tail")
-DATASETS = ("VOC-LT", "COCO-LT")
+GROUP_COLUMNS = {"total": "mAP_class", "head": "head", "medium": "medium", "tail": "tail"}
+PAPER_DATASETS = ("VOC-LT", "COCO-LT")
 
 
 # --------------------------------------------------------------------------- the paper's numbers
 def _paper_table(rows: dict[str, tuple[float, ...]]) -> pd.DataFrame:
     """mAP (%) rows of eight numbers: VOC-LT total / head / medium / tail, then COCO-LT."""
-    columns = pd.MultiIndex.from_product([DATASETS, GROUPS], names=["dataset", "group"])
+    columns = pd.MultiIndex.from_product([PAPER_DATASETS, GROUPS], names=["dataset", "group"])
     return pd.DataFrame.from_dict(rows, orient="index", columns=columns).rename_axis("method")
 
 
 #: DR paper, Table 1 (mAP %, ResNet-50): the methods this chapter trains. (RW, ML-GCN, LDAM,
 #: CB Focal, Circle and BalPoE are left out.) LSEP, DB Focal, ZLPR and DR use class-aware
-#: resampling (RS) in the paper; ERM does not.
+#: resampling (RS) in the paper; ERM does not; Focal and ASL are not stated.
 PAPER_TABLE1 = _paper_table({
     "ERM": (70.86, 68.91, 80.20, 65.31, 41.27, 48.48, 49.06, 24.25),
     "RS": (75.38, 70.95, 82.94, 73.05, 46.97, 47.58, 50.55, 41.70),
@@ -149,8 +165,10 @@ PAPER_TABLE6 = _paper_table({
 PAPER_FIG1 = {"train P(person | bird)": 0.75, "LSEP p(bird)": 0.93, "LSEP p(person)": 1.0,
               "C-LSEP p(person)": 0.38}
 
-#: DR paper, Fig. 2: probabilities for a VOC-LT test image labelled 'cow' and 'people'.
-PAPER_FIG2 = pd.DataFrame({"C-LSEP": {"cow": 0.68, "people": 0.57, "dog": 0.61, "horse": 0.69},
+#: DR paper, Fig. 2: probabilities for a VOC-LT test image labelled 'cow' and 'people' (the
+#: positives); 'dog' and 'horse' are negatives.
+PAPER_FIG2 = pd.DataFrame({"label": {"cow": "positive", "people": "positive", "dog": "negative", "horse": "negative"},
+                           "C-LSEP": {"cow": 0.68, "people": 0.57, "dog": 0.61, "horse": 0.69},
                            "C-LSEP + NGC": {"cow": 0.54, "people": 0.58, "dog": 0.41, "horse": 0.45}})
 
 #: DR paper, Fig. 4 and Sec. 4.3 (the plotted values are not printed; these are the text's
@@ -159,7 +177,6 @@ PAPER_FIG2 = pd.DataFrame({"C-LSEP": {"cow": 0.68, "people": 0.57, "dog": 0.61, 
 #: best gamma2 is 7 on VOC-LT (about +3 mAP) and 10 on COCO-LT (about +3.7).
 PAPER_FIG4 = {"best gamma1": {"VOC-LT": 5, "COCO-LT": 5}, "gamma1 gain": {"VOC-LT": 1.0, "COCO-LT": 0.7},
               "best gamma2": {"VOC-LT": 7, "COCO-LT": 10}, "gamma2 gain": {"VOC-LT": 3.0, "COCO-LT": 3.7}}
-
 
 #: DR paper, Sec. 4.1 (implementation details) and the data sets' description.
 PAPER_SETTINGS = {
@@ -170,7 +187,7 @@ PAPER_SETTINGS = {
     "optimiser": "SGD, momentum 0.9, weight decay 1e-4, lr 3e-4 (VOC-LT) / 1e-4 (COCO-LT), "
                  "500-iteration warm-up from 1/3",
     "batch size": "32",
-    "sampler": "class-aware resampling",
+    "sampler": "class-aware resampling (stated for LSEP, ZLPR, DB Focal, DR; ERM without)",
     "DR hyper-parameters": "γ1 = 5, γ2 = 7 (VOC-LT) / 10 (COCO-LT)",
     "seeds": "one run per entry (none reported)",
 }
@@ -179,8 +196,8 @@ PAPER_SETTINGS = {
 # --------------------------------------------------------------------------- scales
 @dataclass(frozen=True)
 class ChapterScale:
-    """Data and training settings of one scale. ``main_seeds`` train the methods of
-    :data:`MAIN_METHODS`, ``ablation_seeds`` every other method."""
+    """Data and training settings of one scale (the seeds are the shared policies of
+    :mod:`mlteach.reproduce.experiment`)."""
 
     data_options: dict
     model: str
@@ -188,22 +205,21 @@ class ChapterScale:
     epochs: int
     lr: float
     batch_size: int
-    main_seeds: tuple[int, ...]
-    ablation_seeds: tuple[int, ...]
 
 
 SCALES = {
-    # 2 CPU cores: 8x8 scikit-learn digits in 2x2 mosaics, a small CNN, 6 epochs (a higher
-    # learning rate than at full scale, to get further in few steps).
+    # 2 CPU cores: 8x8 scikit-learn digits in 2x2 mosaics, a small CNN, 3 epochs (a higher
+    # learning rate than at full scale, to get far in few steps). Three epochs instead of six
+    # and a second stage of 48 rather than 64 channels pay for five seeds on Table 1, three on
+    # every ablation and the A/A control (110 runs, 52 before) at no more training time; a
+    # narrower first stage would cost more mAP for the time it saves.
     "book": ChapterScale(
         data_options=dict(source="sklearn", n_train=1142, n_val=500, n_test=2000, seed=0),
-        model="small_cnn", model_kwargs={}, epochs=6, lr=3e-3, batch_size=32,
-        main_seeds=(0, 1, 2), ablation_seeds=(0,)),
-    # A GPU: 28x28 MNIST digits (56x56 mosaics), a ResNet, 30 epochs, more seeds and test images.
+        model="small_cnn", model_kwargs={"widths": (32, 48)}, epochs=3, lr=3e-3, batch_size=32),
+    # A GPU: 28x28 MNIST digits (56x56 mosaics), a ResNet, 30 epochs, more test images.
     "full": ChapterScale(
         data_options=dict(source="mnist5k", n_train=1142, n_val=1000, n_test=5000, seed=0),
-        model="resnet", model_kwargs={}, epochs=30, lr=1e-3, batch_size=32,
-        main_seeds=(0, 1, 2, 3, 4), ablation_seeds=(0, 1, 2)),
+        model="resnet", model_kwargs={}, epochs=30, lr=1e-3, batch_size=32),
 }
 
 
@@ -215,9 +231,21 @@ def chapter_scale(scale: str | None = None) -> ChapterScale:
     return SCALES[scale]
 
 
+def chapter_data(scale: str | None = None, planted_pair: PlantedPair = FIG1_PAIR) -> MultiLabelData:
+    """The long-tailed mosaics of this chapter, with the planted pair in the training split."""
+    return make_long_tailed_mosaics(**chapter_scale(scale).data_options, planted_pairs=[planted_pair])
+
+
+def class_counts_table(data: MultiLabelData) -> pd.DataFrame:
+    """Training mosaics and group (head / medium / tail) of every class, one row per digit."""
+    group_of = {c: group for group, members in data.meta["class_groups"].items() for c in members}
+    return pd.DataFrame({"digit": data.class_names, "training mosaics": data.meta["class_counts"],
+                         "group": [group_of[c] for c in range(len(data.class_names))]})
+
+
 def settings_table(scale: str | None = None) -> pd.DataFrame:
     """The paper's setting beside ours at ``scale``, one row per aspect."""
-    settings, data_options = chapter_scale(scale), chapter_scale(scale).data_options
+    data_options = chapter_scale(scale).data_options
     config = method_config("DR", scale=scale)
     data = chapter_data(scale)
     groups = data.meta["class_groups"]
@@ -226,36 +254,34 @@ def settings_table(scale: str | None = None) -> pd.DataFrame:
         "classes (head / medium / tail)": (f"{data.train.num_classes} ({len(groups['head'])} / "
                                            f"{len(groups['medium'])} / {len(groups['tail'])})"),
         "test images": f"{data_options['n_test']:,} balanced mosaics (validation: {data_options['n_val']:,})",
-        "model": f"{config.model} trained from scratch, {tuple(data.train.inputs.shape[1:])} inputs",
+        "model": (f"{config.model} ({', '.join(f'{k} {v}' for k, v in config.model_kwargs.items()) or 'default'}) "
+                  f"trained from scratch, {tuple(data.train.inputs.shape[1:])} inputs"),
         "optimiser": f"{config.optimizer}, lr {config.lr:g}, {config.lr_schedule} schedule, {config.epochs} epochs",
         "batch size": str(config.batch_size),
-        "sampler": "class-aware resampling (ERM: random)",
+        "sampler": "class-aware resampling for every method but ERM (random order)",
         "DR hyper-parameters": f"γ1 = {DR_KWARGS['gamma1']:g}, γ2 = {DR_KWARGS['gamma2']:g}",
-        "seeds": (f"{len(settings.main_seeds)} for Table 1 and the C-LSEP runs, "
-                  f"{len(settings.ablation_seeds)} for the other ablations"),
+        "seeds": (f"{len(HEADLINE_SEEDS)} for Table 1, {len(SWEEP_SEEDS)} for the ablations, "
+                  f"{len(CONTROL_SEEDS)} more of ERM for the A/A control"),
     }
-    return pd.DataFrame({"paper": PAPER_SETTINGS, "ours": ours}).rename_axis("aspect")
+    return pd.DataFrame({"aspect": list(PAPER_SETTINGS), "paper": list(PAPER_SETTINGS.values()),
+                         "ours": [ours[k] for k in PAPER_SETTINGS]})
 
 
-def chapter_data(scale: str | None = None, planted_pair: PlantedPair = FIG1_PAIR) -> MultiLabelData:
-    """The long-tailed mosaics of this chapter, with the planted pair in the training split."""
-    return make_long_tailed_mosaics(**chapter_scale(scale).data_options, planted_pairs=[planted_pair])
-
-
-# --------------------------------------------------------------------------- methods
+# --------------------------------------------------------------------------- methods and runs
 @dataclass(frozen=True)
 class Method:
-    """One row of the tables: a loss, its arguments, the sampler and optionally a batch size
-    other than the scale's."""
+    """One row of the tables: a loss, its arguments, the sampler, optionally a batch size
+    other than the scale's, and the swept value in words (``setting``)."""
 
     loss: str
     loss_kwargs: dict = field(default_factory=dict)
     sampler: str = "class_aware"
     batch_size: int | None = None
+    setting: str = ""
 
 
-def _c_lsep(gamma: float, constraint: str = "none", gamma2: float = 7.0) -> Method:
-    return Method("dr_loss", {"gamma1": gamma, "gamma2": gamma2, "constraint": constraint})
+def _c_lsep(gamma1: float, constraint: str = "none", gamma2: float = 7.0, setting: str = "") -> Method:
+    return Method("dr_loss", {"gamma1": gamma1, "gamma2": gamma2, "constraint": constraint}, setting=setting)
 
 
 def _sum(*terms: tuple[str, dict]) -> Method:
@@ -265,7 +291,9 @@ def _sum(*terms: tuple[str, dict]) -> Method:
 
 DR_KWARGS = {"gamma1": 5.0, "gamma2": 7.0, "constraint": "negative"}
 C_LSEP_1 = {"gamma1": 1.0, "gamma2": 7.0, "constraint": "none"}
-GAMMA_VALUES = (1.0, 3.0, 5.0, 7.0, 10.0)
+#: The Fig. 4 grids: gamma1 of C-LSEP (no NGC), gamma2 of DR with gamma1 = 5 (7 is DR itself).
+GAMMA1_VALUES = (1.0, 3.0, 5.0, 7.0, 10.0)
+GAMMA2_VALUES = (1.0, 5.0, 7.0, 10.0)
 
 #: Every method the chapter trains, by the label the tables use.
 METHODS: dict[str, Method] = {
@@ -276,9 +304,9 @@ METHODS: dict[str, Method] = {
     "ZLPR": Method("zlpr_loss"),
     "ASL": Method("asymmetric_loss"),
     "DB Focal": Method("distribution_balanced_loss"),
-    "DR": Method("dr_loss", DR_KWARGS),
+    "DR": Method("dr_loss", DR_KWARGS, setting="γ2 = 7"),
     "DR + DB Focal": _sum(("dr_loss", DR_KWARGS), ("distribution_balanced_loss", {})),
-    **{f"C-LSEP (γ={g:g})": _c_lsep(g) for g in GAMMA_VALUES},
+    **{f"C-LSEP (γ={g:g})": _c_lsep(g, setting=f"γ1 = {g:g}") for g in GAMMA1_VALUES},
     "LSEP (γ=3)": Method("lsep_loss", {"gamma": 3.0}),
     "LSEP (γ=5)": Method("lsep_loss", {"gamma": 5.0}),
     "C-ZLPR": Method("zlpr_loss", {"class_wise": True}),
@@ -287,33 +315,29 @@ METHODS: dict[str, Method] = {
     "BCE + C-LSEP": _sum(("bce_loss", {}), ("dr_loss", C_LSEP_1)),
     "C-LSEP + DB Focal": _sum(("dr_loss", C_LSEP_1), ("distribution_balanced_loss", {})),
     "BCE + DR": _sum(("bce_loss", {}), ("dr_loss", DR_KWARGS)),
-    "LSEP (BS=16)": Method("lsep_loss", {"gamma": 1.0}, batch_size=16),
-    "C-LSEP (BS=16)": Method("dr_loss", C_LSEP_1, batch_size=16),
-    "LSEP (BS=64)": Method("lsep_loss", {"gamma": 1.0}, batch_size=64),
-    "C-LSEP (BS=64)": Method("dr_loss", C_LSEP_1, batch_size=64),
-    **{f"DR (γ2={g:g})": _c_lsep(5.0, "negative", g) for g in GAMMA_VALUES if g != 7.0},
+    "LSEP (BS=16)": Method("lsep_loss", {"gamma": 1.0}, batch_size=16, setting="batch 16"),
+    "C-LSEP (BS=16)": Method("dr_loss", C_LSEP_1, batch_size=16, setting="batch 16"),
+    "LSEP (BS=64)": Method("lsep_loss", {"gamma": 1.0}, batch_size=64, setting="batch 64"),
+    "C-LSEP (BS=64)": Method("dr_loss", C_LSEP_1, batch_size=64, setting="batch 64"),
+    **{f"DR (γ2={g:g})": _c_lsep(5.0, "negative", g, setting=f"γ2 = {g:g}") for g in GAMMA2_VALUES if g != 7.0},
 }
 
-#: Which methods make each experiment (rows in the paper's order).
-EXPERIMENTS: dict[str, tuple[str, ...]] = {
-    "table1": tuple(PAPER_TABLE1.index),
-    "table2": tuple(PAPER_TABLE2.index),
-    "table3": tuple(PAPER_TABLE3.index),
-    "table4": tuple(PAPER_TABLE4.index),
-    "table5": tuple(PAPER_TABLE5.index),
-    "table6": tuple(PAPER_TABLE6.index),
-    "gamma1": tuple(f"C-LSEP (γ={g:g})" for g in GAMMA_VALUES),
-    "gamma2": tuple("DR" if g == 7.0 else f"DR (γ2={g:g})" for g in GAMMA_VALUES),
-    "shortcut": ("ERM", "RS", "DB Focal", "LSEP", "C-LSEP (γ=1)", "C-LSEP (γ=5)", "DR"),
-    "negatives": ("C-LSEP (γ=5)", "DR"),
-}
-
-#: The three losses of the paper's Fig. 1 comparison, shown on one test mosaic.
+#: The methods of the Fig. 4 sweeps, in the order of their grids.
+GAMMA1_METHODS = tuple(f"C-LSEP (γ={g:g})" for g in GAMMA1_VALUES)
+GAMMA2_METHODS = tuple("DR" if g == DR_KWARGS["gamma2"] else f"DR (γ2={g:g})" for g in GAMMA2_VALUES)
+#: Table 1 (the headline comparisons, on HEADLINE_SEEDS), and every other method (ablations
+#: of Tables 2 to 6 and Fig. 4, on SWEEP_SEEDS).
+TABLE1_METHODS = tuple(PAPER_TABLE1.index)
+ABLATION_METHODS = tuple(name for name in METHODS if name not in TABLE1_METHODS)
+#: The losses whose co-occurrence shortcut is measured (Fig. 1), and the three shown on one
+#: test mosaic.
+SHORTCUT_METHODS = ("ERM", "RS", "DB Focal", "LSEP", "C-LSEP (γ=1)", "C-LSEP (γ=5)", "DR")
 SHORTCUT_EXAMPLE_METHODS = ("LSEP", "C-LSEP (γ=1)", "DR")
-
-#: Methods trained with every main seed: Table 1 and the C-LSEP runs that the co-occurrence
-#: and negative-confidence experiments compare with several seeds.
-MAIN_METHODS = (*EXPERIMENTS["table1"], "C-LSEP (γ=1)", "C-LSEP (γ=5)")
+#: The two sides of the Fig. 2 comparison (C-LSEP, then C-LSEP + NGC = DR).
+NEGATIVES_METHODS = ("C-LSEP (γ=5)", "DR")
+#: Margin (mAP points) of the Table 5 "performs like" claim: the paper reads gaps of 0.8 to
+#: 1.0 points as real gains (C-LSEP over LSEP, Table 6) and a 0.07-point gap as "mirrors".
+EQUIVALENCE_MARGIN = 1.0
 
 
 def _check_method(name: str) -> Method:
@@ -324,8 +348,7 @@ def _check_method(name: str) -> Method:
 
 def method_config(name: str, seed: int = 0, scale: str | None = None) -> TrainConfig:
     """The training configuration of method ``name`` with ``seed`` at ``scale``. Validation
-    mAP@class is scored after every epoch and selects the returned model (test is scored once,
-    at the end)."""
+    mAP@class is scored after every epoch and selects the returned model."""
     method, settings = _check_method(name), chapter_scale(scale)
     return TrainConfig(loss=method.loss, loss_kwargs=method.loss_kwargs, model=settings.model,
                        model_kwargs=settings.model_kwargs, optimizer="adam", lr=settings.lr,
@@ -334,35 +357,18 @@ def method_config(name: str, seed: int = 0, scale: str | None = None) -> TrainCo
                        eval_splits=("val",), seed=seed, progress=False)
 
 
-def method_seeds(name: str, scale: str | None = None) -> tuple[int, ...]:
-    settings = chapter_scale(scale)
-    return settings.main_seeds if name in MAIN_METHODS else settings.ablation_seeds
-
-
-def planned_runs(scale: str | None = None) -> list[tuple[str, int]]:
-    """Every ``(method, seed)`` the chapter trains, each once."""
-    names = dict.fromkeys(name for rows in EXPERIMENTS.values() for name in rows)
-    return [(name, seed) for name in names for seed in method_seeds(name, scale)]
+def planned_runs(scale: str | None = None) -> list[Run]:
+    """Every run of the chapter, each once: Table 1 on ``HEADLINE_SEEDS`` (experiment
+    ``"comparison"``), the other methods on ``SWEEP_SEEDS`` (``"ablation"``), and ERM again on
+    ``CONTROL_SEEDS`` (``"control"``)."""
+    runs = [Run(DATASET, experiment, name, seed, method_config(name, seed, scale), METHODS[name].setting)
+            for experiment, names, seeds in (("comparison", TABLE1_METHODS, HEADLINE_SEEDS),
+                                              ("ablation", ABLATION_METHODS, SWEEP_SEEDS))
+            for name in names for seed in seeds]
+    return runs + control_runs(runs, DATASET, "ERM")
 
 
 # --------------------------------------------------------------------------- scoring one run
-EVAL_LOGITS = "eval_logits.pt"
-
-
-def evaluation_logits(result: RunResult, data: MultiLabelData) -> dict[str, torch.Tensor]:
-    """Validation and test logits of a run's selected model (computed once, then read from the
-    run's folder)."""
-    path = result.run_dir / EVAL_LOGITS
-    stored = load_state(path)
-    if stored is None:
-        model = result.load_model()
-        with torch.no_grad():
-            stored = {split: torch.cat([model(chunk) for chunk in getattr(data, split).inputs.split(512)])
-                      for split in ("val", "test")}
-        save_atomic(stored, path)
-    return stored
-
-
 def f1_threshold(scores: torch.Tensor, targets: torch.Tensor) -> float:
     """The score threshold (predict positive when ``score >= threshold``) with the highest F1
     for one class; ties go to the higher threshold."""
@@ -378,19 +384,38 @@ def f1_threshold(scores: torch.Tensor, targets: torch.Tensor) -> float:
     return float(sorted_scores[int(torch.argmax(f1))])
 
 
+def share_replicates(hits: torch.Tensor, members: torch.Tensor, resamples: torch.Tensor) -> tuple[float, np.ndarray]:
+    """The share (%) of ``members`` that are ``hits`` over the test split, and on each resample
+    of its images: ``(share, [R] shares)``. ``hits`` and ``members`` are boolean, ``[N]`` (one
+    entry per image) or ``[N, C]`` (entries of each image pooled)."""
+    if hits.ndim == 2:
+        hits, members = (hits & members).sum(1), members.sum(1)
+    else:
+        hits = hits & members
+    hits, members = hits.double().numpy(), members.double().numpy()
+    picked = resamples.numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        replicates = hits[picked].sum(1) / members[picked].sum(1) * 100
+    return float(hits.sum() / members.sum() * 100), replicates
+
+
 def shortcut_statistics(val_logits: torch.Tensor, val_targets: torch.Tensor, test_logits: torch.Tensor,
-                        test_targets: torch.Tensor, pair: PlantedPair = FIG1_PAIR) -> dict[str, float]:
+                        test_targets: torch.Tensor, pair: PlantedPair = FIG1_PAIR,
+                        resamples: torch.Tensor | None = None) -> dict:
     """How much the ``given`` class raises the ``partner`` class's score on test images where
     the partner is absent.
 
     Decision rule: predict the partner when its logit reaches the threshold with the best F1
     for the partner on the validation split (balanced, no planted pair). On test images without
-    the partner, ``fp_with_given`` is the share predicted positive among those that show the
-    given class, ``fp_without_given`` among those that do not; ``excess_fp`` is their
-    difference (percentage points). ``shortcut_auc`` is the probability that a partner-free
-    image with the given class gets a higher partner score than one without it (0.5: no
-    shortcut). ``p_partner_with_given``: mean sigmoid probability of the partner there.
+    the partner, ``fp_with_given`` is the share (%) predicted positive among those that show
+    the given class, ``fp_without_given`` among those that do not; ``excess_fp`` is their
+    difference (percentage points), with ``excess_fp_boot`` on the test ``resamples`` (default:
+    the shared :func:`~mlteach.reproduce.evidence.image_resamples`). ``shortcut_auc`` is the
+    probability that a partner-free image with the given class gets a higher partner score than
+    one without it (0.5: no shortcut); ``p_partner_with_given``: mean sigmoid probability of the
+    partner there.
     """
+    resamples = image_resamples(len(test_targets)) if resamples is None else resamples
     partner, given = pair.partner, pair.given
     threshold = f1_threshold(val_logits[:, partner], val_targets[:, partner])
     absent = test_targets[:, partner] == 0
@@ -398,68 +423,66 @@ def shortcut_statistics(val_logits: torch.Tensor, val_targets: torch.Tensor, tes
     without_given = absent & (test_targets[:, given] == 0)
     scores = test_logits[:, partner]
     predicted = scores >= threshold
-    fp_with = predicted[with_given].double().mean().item() * 100
-    fp_without = predicted[without_given].double().mean().item() * 100
+    fp_with, fp_with_boot = share_replicates(predicted, with_given, resamples)
+    fp_without, fp_without_boot = share_replicates(predicted, without_given, resamples)
     labels = np.r_[np.ones(int(with_given.sum())), np.zeros(int(without_given.sum()))]
     auc = roc_auc_score(labels, torch.cat([scores[with_given], scores[without_given]]).double().numpy())
     return {"fp_with_given": fp_with, "fp_without_given": fp_without, "excess_fp": fp_with - fp_without,
-            "shortcut_auc": float(auc),
+            "excess_fp" + BOOT: fp_with_boot - fp_without_boot, "shortcut_auc": float(auc),
             "p_partner_with_given": torch.sigmoid(scores[with_given]).mean().item()}
 
 
-def run_scores(result: RunResult, data: MultiLabelData) -> dict[str, float]:
-    """Test scores of one run: mAP (%) of every group, mAP@sample (%), the shares (%) of test
-    negatives and positives with probability above 0.5, and :func:`shortcut_statistics`."""
+#: File of a run's folder holding its :func:`run_scores` (scoring the test resamples takes
+#: seconds per run, and the chapter has a hundred runs).
+SCORES_FILE = "ch3_scores_v1.pt"
+
+
+def run_scores(result: RunResult, data: MultiLabelData) -> dict:
+    """Test scores of one run (each with its ``_boot`` values on the shared test resamples where
+    a claim uses it): mAP (%) over all classes (``mAP_class``) and each class group, mAP@sample,
+    the shares (%) of test negatives and positives with probability above 0.5 and their
+    difference (``confidence_gap``), and :func:`shortcut_statistics`. Computed once, then read
+    from the run's folder (:data:`SCORES_FILE`)."""
+    path = result.run_dir / SCORES_FILE
+    stored = load_state(path)
+    if stored is None:
+        stored = {name: torch.as_tensor(value, dtype=torch.float64) for name, value in _scores(result, data).items()}
+        save_atomic(stored, path)
+    return {name: value.numpy() if value.ndim else float(value) for name, value in stored.items()}
+
+
+def _scores(result: RunResult, data: MultiLabelData) -> dict:
     logits = evaluation_logits(result, data)
     test, targets = logits["test"], data.test.targets
-    groups = group_average_precision(test, targets, data.meta["class_counts"], **data.meta["group_thresholds"])
-    probabilities = torch.sigmoid(test)
-    negatives, positives = targets == 0, targets == 1
-    return {**{group: value * 100 for group, value in groups.items()},
-            "mAP_sample": average_precision(test, targets, average="sample") * 100,
-            "negatives_above_half": (probabilities[negatives] > 0.5).double().mean().item() * 100,
-            "positives_above_half": (probabilities[positives] > 0.5).double().mean().item() * 100,
-            **shortcut_statistics(logits["val"], data.val.targets, test, targets)}
+    resamples = image_resamples(len(targets))
+    scores = test_scores(result, data, groups=data.meta["class_groups"])
+    above = torch.sigmoid(test) > 0.5
+    for name, label in (("negatives_above_half", 0), ("positives_above_half", 1)):
+        scores[name], scores[name + BOOT] = share_replicates(above, targets == label, resamples)
+    scores["confidence_gap"] = scores["negatives_above_half"] - scores["positives_above_half"]
+    scores["confidence_gap" + BOOT] = scores["negatives_above_half" + BOOT] - scores["positives_above_half" + BOOT]
+    scores.update(shortcut_statistics(logits["val"], data.val.targets, test, targets, resamples=resamples))
+    return scores
 
 
-# --------------------------------------------------------------------------- all runs
-@dataclass
-class ChapterRuns:
-    """Every run of the chapter: ``scores`` has one row per (method, seed) with the test mAP
-    (%) of each group, mAP@sample, the share of negatives / positives above probability 0.5
-    and the co-occurrence statistics of :func:`shortcut_statistics`."""
-
-    scale: str
-    data: MultiLabelData
-    results: dict[tuple[str, int], RunResult]
-    scores: pd.DataFrame
-
-    def values(self, method: str, column: str = "total") -> list[float]:
-        """One value per seed of ``method``."""
-        _check_method(method)
-        rows = self.scores[self.scores["method"] == method]
-        if rows.empty:
-            raise ValueError(f"{method!r} was not trained at this scale")
-        return rows[column].tolist()
-
-    def logits(self, method: str, seed: int = 0) -> dict[str, torch.Tensor]:
-        return evaluation_logits(self.results[(method, seed)], self.data)
+def chapter_runs(scale: str | None = None, workers: int | None = None) -> tuple[pd.DataFrame, list[RunResult]]:
+    """Train (or load from the run cache) every run of :func:`planned_runs` and score it with
+    :func:`run_scores`: the run table (one row per run) and the results in the same order."""
+    return run_table(planned_runs(scale), {DATASET: chapter_data(scale)}, run_scores, workers,
+                     description="chapter 3 runs")
 
 
-def run_experiments(scale: str | None = None, progress: bool = True, workers: int | None = None,
-                    runs_dir=None) -> ChapterRuns:
-    """Train (or load from the run cache) every run of :func:`planned_runs` in one
-    :func:`~mlteach.train.train_all` call, and score each on the test split."""
-    scale = current_scale() if scale is None else scale
-    data = chapter_data(scale)
-    planned = planned_runs(scale)
-    configs = [method_config(name, seed, scale) for name, seed in planned]
-    results = train_all(configs, data, workers=workers, runs_dir=runs_dir, progress=progress,
-                        description="chapter 3 runs")
-    by_run = dict(zip(planned, results))
-    rows = [{"method": name, "seed": seed, **run_scores(result, data)}
-            for (name, seed), result in by_run.items()]
-    return ChapterRuns(scale, data, by_run, pd.DataFrame(rows))
+def run_result(table: pd.DataFrame, results: Sequence[RunResult], method: str, seed: int = 0) -> RunResult:
+    """The result of ``method``'s run with ``seed`` (not the A/A control's)."""
+    rows = np.flatnonzero((table["method"] == method) & (table["seed"] == seed) & (table["experiment"] != "control"))
+    if len(rows) != 1:
+        raise ValueError(f"run_result: no single run of {method!r} with seed {seed}")
+    return results[int(rows[0])]
+
+
+def _runs(table: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
+    """The rows of ``methods`` (A/A control left out)."""
+    return table[table["method"].isin(methods) & (table["experiment"] != "control")]
 
 
 # --------------------------------------------------------------------------- explanations
@@ -520,94 +543,97 @@ def loss_gradient_norms(data: MultiLabelData, scale: str | None = None, seed: in
 
 
 # --------------------------------------------------------------------------- tables
-def comparison_table(runs: ChapterRuns, paper: pd.DataFrame, dataset: str = "VOC-LT") -> pd.DataFrame:
-    """The paper's mAP on ``dataset`` beside ours (mean ± std over seeds) for every method of
-    ``paper`` (one of the ``PAPER_TABLE*`` constants)."""
-    rows = {}
-    for method in paper.index:
-        ours = {group: summarise(runs.values(method, group), digits=1) for group in GROUPS}
-        rows[method] = {**{("paper " + dataset, g): paper.loc[method, (dataset, g)] for g in GROUPS},
-                        **{("ours", g): ours[g] for g in GROUPS},
-                        ("ours", "seeds"): len(runs.values(method))}
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.columns = pd.MultiIndex.from_tuples(table.columns)
-    return table.rename_axis("method")
+def _summary(table: pd.DataFrame, method: str, column: str, digits: int = 1) -> str:
+    """``mean ± std`` of ``column`` over the seeds of ``method``'s runs."""
+    return measurements(_runs(table, [method]), column, method=method).summary(digits)
 
 
-def gamma_sweep(runs: ChapterRuns) -> pd.DataFrame:
-    """Fig. 4 at our scale: total mAP against gamma1 (C-LSEP, no NGC) and gamma2 (DR with
-    gamma1 = 5); one row per run."""
+def comparison_table(table: pd.DataFrame, paper: pd.DataFrame, dataset: str = "VOC-LT") -> pd.DataFrame:
+    """The paper's mAP (%) on ``dataset`` beside ours (mean ± std over seeds) for every method of
+    ``paper`` (one of the ``PAPER_TABLE*`` constants), one row per method."""
     rows = []
-    for sweep, names in (("γ1 (C-LSEP, no NGC)", EXPERIMENTS["gamma1"]),
-                         ("γ2 (DR, γ1 = 5)", EXPERIMENTS["gamma2"])):
-        for gamma, name in zip(GAMMA_VALUES, names):
-            rows += [{"sweep": sweep, "gamma": gamma, "method": name, "seed": seed, "total": value}
-                     for seed, value in zip(runs.values(name, "seed"), runs.values(name))]
+    for method in paper.index:
+        rows.append({"method": method,
+                     **{f"paper {group}": paper_number(paper.loc[method, (dataset, group)]) for group in GROUPS},
+                     **{f"ours {group}": _summary(table, method, GROUP_COLUMNS[group]) for group in GROUPS},
+                     "seeds": len(_runs(table, [method]))})
     return pd.DataFrame(rows)
 
 
-def shortcut_table(runs: ChapterRuns) -> pd.DataFrame:
+def gamma_sweep(table: pd.DataFrame) -> pd.DataFrame:
+    """Fig. 4 at our scale: total mAP against gamma1 (C-LSEP, no NGC) and gamma2 (DR with
+    gamma1 = 5); one row per run on ``SWEEP_SEEDS`` (every point on the same seeds)."""
+    frames = []
+    for sweep, names, values in (("γ1 (C-LSEP, no NGC)", GAMMA1_METHODS, GAMMA1_VALUES),
+                                 ("γ2 (DR, γ1 = 5)", GAMMA2_METHODS, GAMMA2_VALUES)):
+        gamma = dict(zip(names, values))
+        rows = _runs(table, names)
+        rows = rows[rows["seed"].isin(SWEEP_SEEDS)]
+        frames.append(pd.DataFrame({"sweep": sweep, "gamma": rows["method"].map(gamma), "method": rows["method"],
+                                    "seed": rows["seed"], "total": rows["mAP_class"]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def shortcut_table(table: pd.DataFrame) -> pd.DataFrame:
     """Fig. 1 at our scale: how often each loss predicts the partner class on test images with
     the given class and without the partner (see :func:`shortcut_statistics`)."""
-    columns = {"fp_with_given": "false 2 | 7 present (%)", "fp_without_given": "false 2 | 7 absent (%)",
+    columns = {"fp_with_given": f"false {FIG1_PAIR.partner} | {FIG1_PAIR.given} present (%)",
+               "fp_without_given": f"false {FIG1_PAIR.partner} | {FIG1_PAIR.given} absent (%)",
                "excess_fp": "excess (points)", "shortcut_auc": "shortcut AUC",
-               "p_partner_with_given": "mean p(2) | 7 present"}
-    rows = {name: {label: summarise(runs.values(name, column), digits=2 if column.startswith(("shortcut", "p_"))
-                                    else 1) for column, label in columns.items()}
-            for name in EXPERIMENTS["shortcut"]}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("method")
+               "p_partner_with_given": f"mean p({FIG1_PAIR.partner}) | {FIG1_PAIR.given} present"}
+    return pd.DataFrame([{"method": name, **{label: _summary(table, name, column, 2 if column in (
+        "shortcut_auc", "p_partner_with_given") else 1) for column, label in columns.items()},
+                          "seeds": len(_runs(table, [name]))} for name in SHORTCUT_METHODS])
 
 
-def negative_confidence_table(runs: ChapterRuns) -> pd.DataFrame:
+def negative_confidence_table(table: pd.DataFrame) -> pd.DataFrame:
     """Fig. 2 at our scale: share of test negatives and positives whose probability is above
-    0.5, and mAP@sample, for C-LSEP (gamma 5) and DR."""
-    columns = {"negatives_above_half": "negatives with p > 0.5 (%)",
-               "positives_above_half": "positives with p > 0.5 (%)",
-               "mAP_sample": "mAP@sample (%)", "total": "mAP@class (%)"}
-    rows = {name: {label: summarise(runs.values(name, column), digits=1) for column, label in columns.items()}
-            for name in EXPERIMENTS["negatives"]}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("method")
+    0.5, mAP@sample and mAP@class, for C-LSEP (gamma 5) and DR, beside the paper's one image
+    (the shares of its two negatives and two positives above 0.5)."""
+    paper = {name: {label: f"{(PAPER_FIG2.loc[PAPER_FIG2['label'] == label, column] > 0.5).mean() * 100:.0f}"
+                    for label in ("negative", "positive")}
+             for name, column in zip(NEGATIVES_METHODS, ("C-LSEP", "C-LSEP + NGC"))}
+    return pd.DataFrame([{"method": name,
+                          "paper: negatives with p > 0.5 (%, one image)": paper[name]["negative"],
+                          "paper: positives with p > 0.5 (%, one image)": paper[name]["positive"],
+                          "negatives with p > 0.5 (%)": _summary(table, name, "negatives_above_half"),
+                          "positives with p > 0.5 (%)": _summary(table, name, "positives_above_half"),
+                          "mAP@sample (%)": _summary(table, name, "mAP_sample"),
+                          "mAP@class (%)": _summary(table, name, "mAP_class"),
+                          "seeds": len(_runs(table, [name]))} for name in NEGATIVES_METHODS])
 
 
-def shortcut_example(runs: ChapterRuns, seed: int = 0, pair: PlantedPair = FIG1_PAIR
-                     ) -> tuple[int, pd.DataFrame]:
-    """The first test mosaic whose only class is ``pair.given`` (else the first that shows the
-    given class and not the partner) and every class's probability under the losses of
-    :data:`SHORTCUT_EXAMPLE_METHODS`: ``(index, probabilities [class x method])``. The image is chosen
-    by its labels only, not by any model's predictions."""
-    targets = runs.data.test.true_targets
-    only_given = (targets[:, pair.given] == 1) & (targets.sum(1) == 1)
-    candidates = torch.nonzero(only_given).flatten()
-    if len(candidates) == 0:
-        candidates = torch.nonzero((targets[:, pair.given] == 1) & (targets[:, pair.partner] == 0)).flatten()
-    index = int(candidates[0])
-    probabilities = {name: torch.sigmoid(runs.logits(name, seed)["test"][index]).numpy()
-                     for name in SHORTCUT_EXAMPLE_METHODS}
-    return index, pd.DataFrame(probabilities, index=pd.Index(runs.data.class_names, name="class"))
+def show(frame: pd.DataFrame, digits: int = 1):
+    """``frame`` for display: no index column, numbers with ``digits`` decimals, a dash for a
+    missing value."""
+    return frame.style.hide(axis="index").format(precision=digits, na_rep="–")
+
+
+def show_claims(claims: Sequence[Claim], *sources: str):
+    """The claims (those whose source starts with one of ``sources``, if given) as a table for
+    this page: :func:`~mlteach.reproduce.claims.claim_table` without the chapter column."""
+    chosen = [c for c in claims if not sources or c.source.startswith(sources)]
+    return show(claim_table(chosen).drop(columns="chapter"), digits=2)
 
 
 # --------------------------------------------------------------------------- figures
-def _tidy_paper(paper: pd.DataFrame, dataset: str = "VOC-LT") -> pd.DataFrame:
-    frame = paper[dataset].reset_index().melt(id_vars="method", var_name="group", value_name="mAP")
-    return frame
-
-
-def _tidy_ours(runs: ChapterRuns, methods: Sequence[str]) -> pd.DataFrame:
-    frame = runs.scores[runs.scores["method"].isin(methods)]
+def _tidy_ours(table: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
+    frame = _runs(table, methods).rename(columns={"mAP_class": "total"})
     return frame.melt(id_vars=["method", "seed"], value_vars=list(GROUPS), var_name="group", value_name="mAP")
 
 
-def plot_paper_vs_ours(runs: ChapterRuns, paper: pd.DataFrame, title: str = "",
+def plot_paper_vs_ours(table: pd.DataFrame, paper: pd.DataFrame, title: str = "",
                        dataset: str = "VOC-LT") -> plt.Figure:
-    """Two dot plots with the methods of ``paper`` as rows: the paper's mAP per group on
-    ``dataset`` (left) and ours, the mean with a bar of ± one standard deviation over seeds
-    (right)."""
+    """Two dot plots on one mAP axis, the methods of ``paper`` as rows: the paper's mAP per
+    group on ``dataset`` (left) and ours, the mean with a bar of ± one standard deviation over
+    seeds (right)."""
     methods = list(paper.index)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 0.45 * len(methods) + 1.6), sharey=True)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 0.45 * len(methods) + 1.6), sharex=True, sharey=True)
     common = dict(y="method", hue="group", hue_order=list(GROUPS), order=methods, dodge=0.5,
                   linestyle="none", markers="o", palette="colorblind")
-    sns.pointplot(_tidy_paper(paper, dataset), x="mAP", ax=left, errorbar=None, **common)
-    sns.pointplot(_tidy_ours(runs, methods), x="mAP", ax=right, errorbar="sd", **common)
+    paper_rows = paper[dataset].reset_index().melt(id_vars="method", var_name="group", value_name="mAP")
+    sns.pointplot(paper_rows, x="mAP", ax=left, errorbar=None, **common)
+    sns.pointplot(_tidy_ours(table, methods), x="mAP", ax=right, errorbar="sd", **common)
     left.set(title=f"paper ({dataset}, ResNet-50)", xlabel="mAP (%)", ylabel="")
     right.set(title="ours (long-tailed digit mosaics)", xlabel="mAP (%)", ylabel="")
     left.get_legend().remove()
@@ -617,16 +643,19 @@ def plot_paper_vs_ours(runs: ChapterRuns, paper: pd.DataFrame, title: str = "",
     return fig
 
 
-def plot_batch_sizes(runs: ChapterRuns) -> plt.Figure:
-    """Total mAP against batch size for LSEP and C-LSEP (gamma 1): paper (VOC-LT) and ours."""
+def plot_batch_sizes(table: pd.DataFrame) -> plt.Figure:
+    """Total mAP against batch size for LSEP and C-LSEP (gamma 1): paper (VOC-LT) and ours, on
+    one mAP axis."""
     names = {16: ("LSEP (BS=16)", "C-LSEP (BS=16)"), 32: ("LSEP", "C-LSEP (γ=1)"),
              64: ("LSEP (BS=64)", "C-LSEP (BS=64)")}
     paper_rows, our_rows = [], []
     for batch, pair in names.items():
         for loss, name in zip(("LSEP", "C-LSEP"), pair):
             paper_rows.append({"batch size": batch, "loss": loss, "mAP": PAPER_TABLE6.loc[name, ("VOC-LT", "total")]})
-            our_rows += [{"batch size": batch, "loss": loss, "mAP": v} for v in runs.values(name)]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+            rows = _runs(table, [name])
+            values = rows.loc[rows["seed"].isin(SWEEP_SEEDS), "mAP_class"]
+            our_rows += [{"batch size": batch, "loss": loss, "mAP": v} for v in values]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
     for ax, rows, title in zip(axes, (paper_rows, our_rows), ("paper (VOC-LT)", "ours")):
         sns.lineplot(pd.DataFrame(rows), x="batch size", y="mAP", hue="loss", style="loss", markers=True,
                      errorbar="sd", palette="colorblind", ax=ax)
@@ -637,28 +666,29 @@ def plot_batch_sizes(runs: ChapterRuns) -> plt.Figure:
     return fig
 
 
-def plot_gamma_sweep(runs: ChapterRuns) -> plt.Figure:
+def plot_gamma_sweep(table: pd.DataFrame) -> plt.Figure:
     """Fig. 4 at our scale: total mAP against gamma1 (C-LSEP without NGC) and gamma2 (DR,
-    gamma1 = 5); dashed lines at the paper's best values on VOC-LT."""
-    sweep = gamma_sweep(runs)
+    gamma1 = 5), seeds as dots and their mean as a line; dashed lines at the paper's best
+    values on VOC-LT."""
+    sweep = gamma_sweep(table)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
     for ax, (name, rows), best in zip(axes, sweep.groupby("sweep", sort=False),
                                       (PAPER_FIG4["best gamma1"]["VOC-LT"], PAPER_FIG4["best gamma2"]["VOC-LT"])):
-        sns.lineplot(rows, x="gamma", y="total", marker="o", errorbar="sd", ax=ax)
+        sns.lineplot(rows, x="gamma", y="total", marker="o", errorbar=None, ax=ax)
+        sns.scatterplot(rows, x="gamma", y="total", color="0.3", s=14, ax=ax)
         ax.axvline(best, color="0.4", linestyle="--", linewidth=1, label=f"paper's best ({best})")
-        ax.set(title=name, xlabel=name.split(" ")[0], ylabel="total mAP (%)", xticks=list(GAMMA_VALUES))
+        ax.set(title=name, xlabel=name.split(" ")[0], ylabel="total mAP (%)", xticks=sorted(rows["gamma"].unique()))
         ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
 
 
-def plot_shortcut(runs: ChapterRuns) -> plt.Figure:
+def plot_shortcut(table: pd.DataFrame) -> plt.Figure:
     """Share of partner-free test images predicted to show the partner, with and without the
     given class in the image, per loss (bars: mean over seeds; dots: seeds)."""
-    names = list(EXPERIMENTS["shortcut"])
-    frame = runs.scores[runs.scores["method"].isin(names)].melt(
-        id_vars=["method", "seed"], value_vars=["fp_with_given", "fp_without_given"],
-        var_name="images", value_name="false positives (%)")
+    names = list(SHORTCUT_METHODS)
+    frame = _runs(table, names).melt(id_vars=["method", "seed"], value_vars=["fp_with_given", "fp_without_given"],
+                                     var_name="images", value_name="false positives (%)")
     frame["images"] = frame["images"].map({"fp_with_given": f"{FIG1_PAIR.given} present",
                                            "fp_without_given": f"{FIG1_PAIR.given} absent"})
     fig, ax = plt.subplots(figsize=(9, 3.6))
@@ -673,13 +703,18 @@ def plot_shortcut(runs: ChapterRuns) -> plt.Figure:
     return fig
 
 
-def plot_shortcut_example(runs: ChapterRuns, seed: int = 0) -> plt.Figure:
-    """The mosaic of :func:`shortcut_example` and the probability of every class under each
-    loss (the analogue of the paper's Fig. 1, right)."""
-    index, probabilities = shortcut_example(runs, seed)
+def plot_shortcut_example(table: pd.DataFrame, results: Sequence[RunResult], data: MultiLabelData,
+                          seed: int = 0) -> plt.Figure:
+    """The first test mosaic whose only class is ``FIG1_PAIR.given`` (chosen by its labels, not
+    by any model's predictions) and the probability of every class under each loss of
+    :data:`SHORTCUT_EXAMPLE_METHODS` (the analogue of the paper's Fig. 1, right)."""
+    index = int(torch.nonzero((data.test.true_targets[:, FIG1_PAIR.given] == 1)
+                              & (data.test.true_targets.sum(1) == 1)).flatten()[0])
+    probabilities = pd.DataFrame({name: torch.sigmoid(evaluation_logits(run_result(table, results, name, seed), data)[
+        "test"][index]).numpy() for name in SHORTCUT_EXAMPLE_METHODS}, index=pd.Index(data.class_names, name="class"))
     fig, (image_ax, bar_ax) = plt.subplots(1, 2, figsize=(10, 3.4), width_ratios=(1, 3))
-    image_ax.imshow(runs.data.test.inputs[index, 0].numpy(), cmap="gray_r", interpolation="nearest")
-    present = [runs.data.class_names[c] for c in torch.nonzero(runs.data.test.true_targets[index]).flatten()]
+    image_ax.imshow(data.test.inputs[index, 0].numpy(), cmap="gray_r", interpolation="nearest")
+    present = [data.class_names[c] for c in torch.nonzero(data.test.true_targets[index]).flatten()]
     image_ax.set_title(f"test mosaic {index}: {{{', '.join(present)}}}")
     image_ax.axis("off")
     frame = probabilities.reset_index().melt(id_vars="class", var_name="loss", value_name="probability")
@@ -691,95 +726,193 @@ def plot_shortcut_example(runs: ChapterRuns, seed: int = 0) -> plt.Figure:
     return fig
 
 
-def plot_negative_probabilities(runs: ChapterRuns, seed: int = 0) -> plt.Figure:
-    """Histograms of the predicted probabilities of test negatives and positives under
-    C-LSEP (gamma 5) and DR: the NGC's effect on negatives (the paper's Fig. 2)."""
+def plot_negative_probabilities(table: pd.DataFrame, results: Sequence[RunResult], data: MultiLabelData,
+                                seed: int = 0) -> plt.Figure:
+    """Histograms, on one axis scale, of the predicted probabilities of test negatives and
+    positives under C-LSEP (gamma 5) and DR: the NGC's effect on both (the paper's Fig. 2)."""
     rows = []
-    targets = runs.data.test.targets
-    for name in EXPERIMENTS["negatives"]:
-        probabilities = torch.sigmoid(runs.logits(name, seed)["test"])
+    targets = data.test.targets
+    for name in NEGATIVES_METHODS:
+        probabilities = torch.sigmoid(evaluation_logits(run_result(table, results, name, seed), data)["test"])
         for label, mask in (("negatives", targets == 0), ("positives", targets == 1)):
             rows.append(pd.DataFrame({"loss": name, "entries": label, "probability": probabilities[mask].numpy()}))
     frame = pd.concat(rows, ignore_index=True)
     grid = sns.displot(frame, x="probability", hue="loss", col="entries", bins=np.linspace(0, 1, 26),
                        stat="percent", common_norm=False, element="step", palette="colorblind",
-                       height=3.2, aspect=1.3, facet_kws={"sharey": False})
+                       height=3.2, aspect=1.3)
     for ax in grid.axes.flat:
         ax.axvline(0.5, color="0.4", linestyle="--", linewidth=1)
     grid.set_ylabels("share of entries (%)")
     return grid.figure
 
 
-# --------------------------------------------------------------------------- verdicts
-def _pooled_std(runs: ChapterRuns, column: str) -> float:
-    """Run-to-run standard deviation of ``column``, pooled over the methods with several seeds."""
-    variances = [np.var(values, ddof=1) for name in MAIN_METHODS
-                 if len(values := runs.values(name, column)) > 1]
-    return math.sqrt(mean(variances)) if variances else 0.0
+# --------------------------------------------------------------------------- claims
+_PAGE = "ch3_dr_experiments.html#"
+#: The page section that measures the claims of each source, in the order of the page.
+LINKS = {"Table 1": _PAGE + "table-1-the-benchmark", "Table 2": _PAGE + "tables-2-and-3-from-lsep-to-c-lsep-to-dr",
+         "Table 3": _PAGE + "tables-2-and-3-from-lsep-to-c-lsep-to-dr",
+         "Table 4": _PAGE + "table-4-and-fig-2-which-logits-get-the-constraint",
+         "Fig. 2": _PAGE + "table-4-and-fig-2-which-logits-get-the-constraint",
+         "Table 5": _PAGE + "table-5-combining-a-bce-type-loss-with-a-ranking-loss",
+         "Table 6": _PAGE + "table-6-batch-size", "Fig. 4": _PAGE + "fig-4-the-two-scales",
+         "Fig. 1": _PAGE + "fig-1-the-co-occurrence-shortcut", "control": _PAGE + "a-negative-control"}
+
+def _paper(paper: pd.DataFrame, *names: str, group: str = "total") -> str:
+    """The paper's VOC-LT numbers of ``names`` in ``group``, e.g. "DR 78.01 vs LSEP 72.99"."""
+    return " vs ".join(f"{n} {paper_number(paper.loc[n, ('VOC-LT', group)])}" for n in names)
 
 
-class _Comparator:
-    """Comparisons beyond noise. Methods with several seeds carry their own spread; when one
-    side has a single run, the gap must also exceed the pooled seed-to-seed deviation of the
-    main table times sqrt(1/n_a + 1/n_b), so a single-seed ablation is not read as a
-    certainty."""
+#: Claims "a beats b" on a group's mAP: (claim, source, paper table or the paper's statement,
+#: a, b, group, key of the :func:`_reasons` entry that explains a failure).
+COMPARISONS = (
+    ("Class-aware resampling improves BCE (RS > ERM, total mAP)", "Table 1", PAPER_TABLE1, "RS", "ERM", "total",
+     "scale"),
+    ("LSEP does not improve on resampled BCE (RS > LSEP, total mAP)", "Table 1, Sec. 4.2", PAPER_TABLE1, "RS",
+     "LSEP", "total", "scale"),
+    ("DR beats LSEP by a wide margin (total mAP)", "Table 1, Sec. 4.2", PAPER_TABLE1, "DR", "LSEP", "total", "scale"),
+    ("DR beats DB Focal on medium classes", "Table 1, Sec. 4.2", PAPER_TABLE1, "DR", "DB Focal", "medium", "scale"),
+    ("DB Focal beats DR on tail classes", "Table 1, Sec. 4.2", PAPER_TABLE1, "DB Focal", "DR", "tail", "scale"),
+    ("Class-wise computation improves LSEP (C-LSEP γ=5 > LSEP)", "Table 2", PAPER_TABLE2, "C-LSEP (γ=5)", "LSEP",
+     "total", "scale"),
+    ("The negative gradient constraint improves C-LSEP (DR > C-LSEP γ=5)", "Table 2", PAPER_TABLE2, "DR",
+     "C-LSEP (γ=5)", "total", "ngc"),
+    ("The NGC's gain is mainly in the tail (DR > C-LSEP γ=5, tail mAP)", "Table 2, Sec. 4.3", PAPER_TABLE2, "DR",
+     "C-LSEP (γ=5)", "tail", "ngc"),
+    ("Adding DB Focal improves DR", "Table 2", PAPER_TABLE2, "DR + DB Focal", "DR", "total", "sum with DB Focal"),
+    *((f"C-LSEP beats LSEP at γ = {g}", "Table 3", PAPER_TABLE3, f"C-LSEP (γ={g})", lsep, "total", "scale")
+      for g, lsep in ((1, "LSEP"), (3, "LSEP (γ=3)"), (5, "LSEP (γ=5)"))),
+    ("Class-wise computation improves ZLPR (C-ZLPR > ZLPR)", "Table 3", PAPER_TABLE3, "C-ZLPR", "ZLPR", "total",
+     "scale"),
+    ("A larger γ helps LSEP a little (γ = 5 > γ = 1)", "Table 3, Sec. 4.3", PAPER_TABLE3, "LSEP (γ=5)", "LSEP",
+     "total", "scale"),
+    ("NGC beats PGC", "Table 4", PAPER_TABLE4, "DR", "C-LSEP + PGC", "total", "ngc"),
+    ("NGC alone beats GC (NGC + PGC)", "Table 4", PAPER_TABLE4, "DR", "C-LSEP + GC", "total", "ngc"),
+    ("PGC lowers C-LSEP's mAP", "Table 4", PAPER_TABLE4, "C-LSEP (γ=5)", "C-LSEP + PGC", "total", "scale"),
+    ("Adding C-LSEP to DB Focal lowers its mAP", "Table 5", PAPER_TABLE5, "DB Focal", "C-LSEP + DB Focal", "total",
+     "scale"),
+    ("Adding BCE to DR lowers its mAP", "Table 5", PAPER_TABLE5, "DR", "BCE + DR", "total", "sum with BCE"),
+    *((f"C-LSEP beats LSEP at batch size {b}", "Table 6", PAPER_TABLE6, f"C-LSEP (BS={b})", f"LSEP (BS={b})",
+       "total", "scale") for b in (16, 64)),
+    ("Without NGC, γ1 = 5 beats γ1 = 1 (about +1 mAP)", "Fig. 4a, Sec. 4.3",
+     f"+{PAPER_FIG4['gamma1 gain']['VOC-LT']:.1f} (VOC-LT)", "C-LSEP (γ=5)", "C-LSEP (γ=1)", "total", "scale"),
+    ("With γ1 = 5, γ2 = 1 is poor: γ2 = 7 beats it (about +3 mAP)", "Fig. 4c, Sec. 4.3",
+     f"+{PAPER_FIG4['gamma2 gain']['VOC-LT']:.1f} (VOC-LT)", "DR", "DR (γ2=1)", "total", "ngc"),
+)
 
-    def __init__(self, runs: ChapterRuns):
-        self.runs = runs
-        self.noise = {column: _pooled_std(runs, column) for column in
-                      (*GROUPS, "excess_fp", "negatives_above_half")}
-
-    def greater(self, a: str, b: str, column: str = "total") -> bool | None:
-        x, y = self.runs.values(a, column), self.runs.values(b, column)
-        min_gap = 0.0
-        if min(len(x), len(y)) == 1:
-            min_gap = self.noise[column] * math.sqrt(1 / len(x) + 1 / len(y))
-        return is_greater(x, y, min_gap=min_gap)
-
-    def best(self, target: str, others: Sequence[str], column: str = "total") -> bool | None:
-        """True if ``target`` beats every other beyond noise, False if one beats it."""
-        outcomes = [self.greater(target, other, column) for other in others]
-        if all(outcome is True for outcome in outcomes):
-            return True
-        return False if any(outcome is False for outcome in outcomes) else None
-
-    def ours(self, *names: str, column: str = "total") -> str:
-        return "; ".join(f"{n} {summarise(self.runs.values(n, column), digits=1)}" for n in names)
-
-
-def _paper(table: pd.DataFrame, *names: str, group: str = "total") -> str:
-    return "; ".join(f"{n} {table.loc[n, ('VOC-LT', group)]:.2f}" for n in names)
+#: Claims "a beats every one of others": (claim, source, paper's numbers, a, others, group,
+#: reason key, and for a Fig. 4 peak the swept symbol whose peak on our data the note reports).
+BEST_OF = (
+    ("DR beats every baseline except DB Focal (total mAP)", "Table 1",
+     _paper(PAPER_TABLE1, "DR", "ASL") + " (best baseline)", "DR", ("ERM", "RS", "Focal", "LSEP", "ZLPR", "ASL"),
+     "total", "scale", ""),
+    ("DR + DB Focal has the best total mAP of Table 1", "Table 1",
+     _paper(PAPER_TABLE1, "DR + DB Focal", "DB Focal", "DR"),
+     "DR + DB Focal", TABLE1_METHODS[:-1], "total", "sum with DB Focal", ""),
+    ("BCE + C-LSEP has a higher tail mAP than either loss alone", "Table 5, Sec. 4.3",
+     _paper(PAPER_TABLE5, "BCE + C-LSEP", "RS", "C-LSEP (γ=1)", group="tail"), "BCE + C-LSEP",
+     ("RS", "C-LSEP (γ=1)"), "tail", "scale", ""),
+    ("DR + DB Focal beats both DR and DB Focal", "Table 5",
+     _paper(PAPER_TABLE5, "DR + DB Focal", "DR", "DB Focal"),
+     "DR + DB Focal", ("DR", "DB Focal"), "total", "sum with DB Focal", ""),
+    ("Without NGC, the peak is at γ1 = 5: it beats both neighbours γ1 = 3 and γ1 = 7", "Fig. 4a, Sec. 4.3",
+     f"peak at γ1 = {PAPER_FIG4['best gamma1']['VOC-LT']} (VOC-LT and COCO-LT)", "C-LSEP (γ=5)",
+     ("C-LSEP (γ=3)", "C-LSEP (γ=7)"), "total", "schedule", "γ1"),
+    ("With γ1 = 5, the peak is at γ2 = 7: it beats both neighbours γ2 = 5 and γ2 = 10", "Fig. 4c, Sec. 4.3",
+     f"peak at γ2 = {PAPER_FIG4['best gamma2']['VOC-LT']} (VOC-LT)", "DR", ("DR (γ2=5)", "DR (γ2=10)"),
+     "total", "ngc", "γ2"),
+)
 
 
-SCALE_NOTE = ("our data are 10-class digit mosaics with a small CNN trained from scratch for a few "
-              "epochs, not VOC-LT with an ImageNet ResNet-50")
+def _link(source: str) -> str:
+    """The page section that measures a claim from ``source`` (e.g. "Fig. 4a, Sec. 4.3")."""
+    return next(link for key, link in LINKS.items() if source.startswith(key))
 
 
-def _note(holds: bool | None, reason: str = SCALE_NOTE) -> str:
-    if holds is None:
-        return "the gap is within the run-to-run noise; " + reason
-    return "" if holds else "likely reason: " + reason
+def _seeds(*methods: str) -> tuple[int, ...]:
+    """Seeds of a comparison: every headline seed when all methods are in Table 1, else the
+    sweep seeds."""
+    return HEADLINE_SEEDS if all(m in TABLE1_METHODS for m in methods) else SWEEP_SEEDS
 
 
-def _reasons(runs: ChapterRuns) -> dict[str, str]:
-    """Likely reasons, with our numbers, for the claims that depend on the batch composition
-    (NGC), on the balance of two summed losses, and on the planted co-occurrence."""
-    batch_size = chapter_scale(runs.scale).batch_size
-    sampling = sampling_statistics(runs.data, batch_sizes=(batch_size,)).set_index("sampler")
+class _Claims:
+    """Builds the chapter's claims from its run table: every side of a comparison is one
+    method's statistic on the same seeds (``_seeds``), with its test resamples."""
+
+    def __init__(self, table: pd.DataFrame, classes: int):
+        self.classes, self.claims = classes, []
+        self.runs = dict(tuple(table[table["experiment"] != "control"].groupby("method")))
+        self.sides: dict[tuple, Measurements] = {}
+
+    def side(self, method: str, column: str, seeds: Sequence[int]) -> Measurements:
+        key = (method, column, tuple(seeds))
+        if key not in self.sides:
+            rows = self.runs[method]
+            self.sides[key] = measurements(rows[rows["seed"].isin(seeds)], column, method=method)
+        return self.sides[key]
+
+    def ours(self, names: Sequence[str], column: str, seeds: Sequence[int], digits: int = 1) -> str:
+        return " vs ".join(f"{n} {self.side(n, column, seeds).summary(digits)}" for n in names)
+
+    def add(self, claim: str, source: str, paper: str, a: str, b: str, column: str = "mAP_class",
+            kind: str = "greater", if_not: str = "", margin: float | None = None, ours: str | None = None):
+        """The claim "``a`` beats ``b``" (or performs like it) on ``column``."""
+        seeds = _seeds(a, b)
+        self.claims.append(compare(
+            self.side(a, column, seeds), self.side(b, column, seeds), chapter=CHAPTER, claim=claim, source=source,
+            dataset=DATASET, classes=self.classes, paper=paper, kind=kind, margin=margin,
+            ours=ours or self.ours((a, b), column, seeds), if_not=if_not, link=_link(source)))
+
+    def add_best(self, claim: str, source: str, paper: str, a: str, others: Sequence[str],
+                 column: str = "mAP_class", if_not: str = "", extra_note: str = ""):
+        """The claim "``a`` beats every one of ``others``": its effect is the smallest of the
+        paired gaps and its interval runs from the smallest lower to the smallest upper end of
+        their 95 % intervals, so it holds only when every gap's interval lies above 0 and does
+        not hold when one lies below 0."""
+        seeds = _seeds(a, *others)
+        gaps = {other: paired_interval(self.side(a, column, seeds), self.side(other, column, seeds))
+                for other in others}
+        closest = min(gaps, key=lambda other: gaps[other].effect)
+        low, high = min(g.low for g in gaps.values()), min(g.high for g in gaps.values())
+        verdict = decide("greater", low, high)
+        notes = [f"closest: {closest}, {gaps[closest].effect:+.1f} points"]
+        notes += ["a 95 % interval contains 0"] if verdict == "inconclusive" else []
+        notes += [if_not] if verdict != "holds" and if_not else []
+        notes += [extra_note] if extra_note else []
+        self.claims.append(Claim(
+            CHAPTER, claim, source, DATASET, self.classes, "greater", paper,
+            self.ours((a, closest), column, seeds), round(gaps[closest].effect, 4), round(low, 4), round(high, 4),
+            None, min(g.seeds for g in gaps.values()), verdict, "; ".join(notes), _link(source)))
+
+
+def _reasons(table: pd.DataFrame, data: MultiLabelData, scale: str | None) -> dict[str, str]:
+    """Properties of our regime, with our numbers, that explain the claims that do not hold:
+    the data and model (``scale``), the short schedule, the batch composition (NGC), the balance
+    of two summed losses, the NGC's global shift of the scores, and the planted co-occurrence."""
+    settings = chapter_scale(scale)
+    sampling = sampling_statistics(data, batch_sizes=(settings.batch_size,)).set_index("sampler")
     missing = sampling.loc["class_aware", "classes without a positive (%)"]
     drawn = f"P({FIG1_PAIR.given} | {FIG1_PAIR.partner}) drawn (%)"
-    norms = loss_gradient_norms(runs.data, runs.scale)
-    negatives = {name: mean(runs.values(name, "negatives_above_half")) for name in EXPERIMENTS["negatives"]}
+    norms = loss_gradient_norms(data, scale)
+    shares = _runs(table, NEGATIVES_METHODS)
+    share = shares[shares["seed"].isin(_seeds(*NEGATIVES_METHODS))].groupby("method")[
+        ["negatives_above_half", "positives_above_half"]].mean()
+    (negatives_before, positives_before), (negatives_after, positives_after) = (
+        share.loc[name].tolist() for name in NEGATIVES_METHODS)
+    classes = data.train.num_classes
     return {
-        "ngc": (f"with {runs.data.train.num_classes} classes and class-aware batches of {batch_size}, a class "
-                f"lacks a positive in only {missing:.1f}% of (batch, class) pairs, so the case the NGC was "
-                "designed for is rare; mAP@class ignores the per-class score offsets that the NGC does fix "
-                f"(test negatives above p = 0.5: C-LSEP {negatives['C-LSEP (γ=5)']:.1f}%, "
-                f"DR {negatives['DR']:.1f}%)"),
+        "scale": (f"our data are {classes}-class digit mosaics and a small CNN trained from scratch for "
+                  f"{settings.epochs} epochs, not VOC-LT with an ImageNet ResNet-50"),
+        "schedule": (f"in {settings.epochs} epochs of training a larger γ1, which puts more of the gradient on the "
+                     "negatives that outscore a positive, keeps paying off"),
+        "ngc": (f"with {classes} classes and class-aware batches of {settings.batch_size}, a class lacks a positive "
+                f"in only {missing:.1f}% of (batch, class) pairs, so the case the NGC was designed for is rare"),
         **{f"sum with {other}": (
             f"at initialisation DR's gradient on the logits is {norms['DR'] / norms[norm_of]:.0f} times "
-            f"{other}'s, so the unweighted sum trains almost as DR alone; " + SCALE_NOTE)
+            f"{other}'s, so the unweighted sum trains almost as DR alone")
            for other, norm_of in (("DB Focal", "DB Focal"), ("BCE", "RS"))},
+        "shift": (f"the NGC lowers every score of a class, positives too: test positives above 0.5 fall from "
+                  f"{positives_before:.0f}% to {positives_after:.0f}%, negatives from {negatives_before:.0f}% to "
+                  f"{negatives_after:.1f}%"),
         "shortcut": (f"class-aware resampling shows digit {FIG1_PAIR.given}'s few training mosaics so often that "
                      f"{sampling.loc['class_aware', drawn]:.0f}% of the drawn mosaics with a {FIG1_PAIR.partner} "
                      f"also show a {FIG1_PAIR.given} (random sampling: {sampling.loc['random', drawn]:.0f}%); "
@@ -788,110 +921,54 @@ def _reasons(runs: ChapterRuns) -> dict[str, str]:
     }
 
 
-def verdicts_from(runs: ChapterRuns) -> list[Verdict]:
-    """Every claim of the chapter with its verdict computed from ``runs``."""
-    compare = _Comparator(runs)
-    reasons = _reasons(runs)
-    verdicts: list[Verdict] = []
+def _peak_note(table: pd.DataFrame, symbol: str) -> str:
+    """Where the mean total mAP of a Fig. 4 sweep (:func:`gamma_sweep`) peaks on our data."""
+    sweep = gamma_sweep(table)
+    means = sweep[sweep["sweep"].str.startswith(symbol)].groupby("gamma")["total"].mean()
+    return f"our peak: {symbol} = {means.idxmax():g} ({means.max():.1f} mAP)"
 
-    def claim(text: str, source: str, paper: str, ours: str, holds: bool | None, reason: str = SCALE_NOTE):
-        verdicts.append(Verdict(CHAPTER, text, source, paper, ours, holds, _note(holds, reason)))
 
-    # Table 1
-    claim("Class-aware resampling improves BCE (RS > ERM, total mAP)", "Table 1",
-          _paper(PAPER_TABLE1, "RS", "ERM"), compare.ours("RS", "ERM"), compare.greater("RS", "ERM"))
-    claim("LSEP does not improve on resampled BCE (RS > LSEP, total mAP)", "Table 1, Sec. 4.2",
-          _paper(PAPER_TABLE1, "RS", "LSEP"), compare.ours("RS", "LSEP"), compare.greater("RS", "LSEP"))
-    claim("DR beats LSEP by a wide margin (total mAP)", "Table 1, Sec. 4.2",
-          _paper(PAPER_TABLE1, "DR", "LSEP"), compare.ours("DR", "LSEP"), compare.greater("DR", "LSEP"))
-    baselines = ("ERM", "RS", "Focal", "LSEP", "ZLPR", "ASL")
-    claim("DR beats every baseline except DB Focal (total mAP)", "Table 1",
-          _paper(PAPER_TABLE1, "DR", "ASL") + " (best baseline)", compare.ours("DR", *baselines),
-          compare.best("DR", baselines))
-    claim("DR beats DB Focal on medium classes (VOC-LT)", "Table 1, Sec. 4.2",
-          _paper(PAPER_TABLE1, "DR", "DB Focal", group="medium"), compare.ours("DR", "DB Focal", column="medium"),
-          compare.greater("DR", "DB Focal", "medium"))
-    claim("DB Focal beats DR on tail classes (VOC-LT)", "Table 1, Sec. 4.2",
-          _paper(PAPER_TABLE1, "DB Focal", "DR", group="tail"), compare.ours("DB Focal", "DR", column="tail"),
-          compare.greater("DB Focal", "DR", "tail"))
-    others = [name for name in PAPER_TABLE1.index if name != "DR + DB Focal"]
-    claim("DR + DB Focal has the best total mAP of Table 1", "Table 1",
-          _paper(PAPER_TABLE1, "DR + DB Focal", "DB Focal", "DR"), compare.ours("DR + DB Focal", "DB Focal", "DR"),
-          compare.best("DR + DB Focal", others), reasons["sum with DB Focal"])
-    # Table 2
-    claim("Class-wise computation improves LSEP (C-LSEP γ=5 > LSEP)", "Table 2",
-          _paper(PAPER_TABLE2, "C-LSEP (γ=5)", "LSEP"), compare.ours("C-LSEP (γ=5)", "LSEP"),
-          compare.greater("C-LSEP (γ=5)", "LSEP"))
-    claim("The negative gradient constraint improves C-LSEP (DR > C-LSEP γ=5)", "Table 2",
-          _paper(PAPER_TABLE2, "DR", "C-LSEP (γ=5)"), compare.ours("DR", "C-LSEP (γ=5)"),
-          compare.greater("DR", "C-LSEP (γ=5)"), reasons["ngc"])
-    claim("The NGC's gain is mainly in the tail (DR > C-LSEP γ=5, tail mAP)", "Table 2, Sec. 4.3",
-          _paper(PAPER_TABLE2, "DR", "C-LSEP (γ=5)", group="tail"),
-          compare.ours("DR", "C-LSEP (γ=5)", column="tail"), compare.greater("DR", "C-LSEP (γ=5)", "tail"),
-          reasons["ngc"])
-    claim("Adding DB Focal improves DR", "Table 2",
-          _paper(PAPER_TABLE2, "DR + DB Focal", "DR"), compare.ours("DR + DB Focal", "DR"),
-          compare.greater("DR + DB Focal", "DR"), reasons["sum with DB Focal"])
-    # Table 3
-    for gamma, sample_wise in ((1, "LSEP"), (3, "LSEP (γ=3)"), (5, "LSEP (γ=5)")):
-        class_wise = f"C-LSEP (γ={gamma})"
-        claim(f"C-LSEP beats LSEP at γ = {gamma}", "Table 3", _paper(PAPER_TABLE3, class_wise, sample_wise),
-              compare.ours(class_wise, sample_wise), compare.greater(class_wise, sample_wise))
-    claim("Class-wise computation improves ZLPR (C-ZLPR > ZLPR)", "Table 3",
-          _paper(PAPER_TABLE3, "C-ZLPR", "ZLPR"), compare.ours("C-ZLPR", "ZLPR"), compare.greater("C-ZLPR", "ZLPR"))
-    claim("A larger γ helps LSEP a little (γ = 5 > γ = 1)", "Table 3, Sec. 4.3",
-          _paper(PAPER_TABLE3, "LSEP (γ=5)", "LSEP"), compare.ours("LSEP (γ=5)", "LSEP"),
-          compare.greater("LSEP (γ=5)", "LSEP"))
-    # Table 4
-    claim("NGC beats PGC", "Table 4", _paper(PAPER_TABLE4, "DR", "C-LSEP + PGC"),
-          compare.ours("DR", "C-LSEP + PGC"), compare.greater("DR", "C-LSEP + PGC"), reasons["ngc"])
-    claim("NGC alone beats GC (NGC + PGC)", "Table 4", _paper(PAPER_TABLE4, "DR", "C-LSEP + GC"),
-          compare.ours("DR", "C-LSEP + GC"), compare.greater("DR", "C-LSEP + GC"), reasons["ngc"])
-    claim("PGC lowers C-LSEP's mAP", "Table 4", _paper(PAPER_TABLE4, "C-LSEP (γ=5)", "C-LSEP + PGC"),
-          compare.ours("C-LSEP (γ=5)", "C-LSEP + PGC"), compare.greater("C-LSEP (γ=5)", "C-LSEP + PGC"))
-    # Table 5
-    claim("BCE + C-LSEP has a higher tail mAP than either loss alone", "Table 5, Sec. 4.3",
-          _paper(PAPER_TABLE5, "BCE + C-LSEP", "RS", "C-LSEP (γ=1)", group="tail"),
-          compare.ours("BCE + C-LSEP", "RS", "C-LSEP (γ=1)", column="tail"),
-          compare.best("BCE + C-LSEP", ("RS", "C-LSEP (γ=1)"), "tail"))
-    claim("Adding C-LSEP to DB Focal lowers its mAP", "Table 5",
-          _paper(PAPER_TABLE5, "DB Focal", "C-LSEP + DB Focal"), compare.ours("DB Focal", "C-LSEP + DB Focal"),
-          compare.greater("DB Focal", "C-LSEP + DB Focal"))
-    claim("Adding BCE to DR lowers its mAP", "Table 5", _paper(PAPER_TABLE5, "DR", "BCE + DR"),
-          compare.ours("DR", "BCE + DR"), compare.greater("DR", "BCE + DR"), reasons["sum with BCE"])
-    claim("DR + DB Focal beats both DR and DB Focal", "Table 5",
-          _paper(PAPER_TABLE5, "DR + DB Focal", "DR", "DB Focal"), compare.ours("DR + DB Focal", "DR", "DB Focal"),
-          compare.best("DR + DB Focal", ("DR", "DB Focal")), reasons["sum with DB Focal"])
-    # Table 6
-    for batch in (16, 64):
-        class_wise, sample_wise = f"C-LSEP (BS={batch})", f"LSEP (BS={batch})"
-        claim(f"C-LSEP beats LSEP at batch size {batch}", "Table 6", _paper(PAPER_TABLE6, class_wise, sample_wise),
-              compare.ours(class_wise, sample_wise), compare.greater(class_wise, sample_wise))
-    # Fig. 4
-    sweep = gamma_sweep(runs).groupby(["sweep", "gamma"], sort=False)["total"].mean()
-    best1 = sweep.loc["γ1 (C-LSEP, no NGC)"].idxmax()
-    best2 = sweep.loc["γ2 (DR, γ1 = 5)"].idxmax()
-    claim("Without NGC, γ1 = 5 beats γ1 = 1", "Fig. 4a, Sec. 4.3",
-          "peak at γ1 = 5, about +1.0 over γ1 = 1 (VOC-LT)",
-          compare.ours("C-LSEP (γ=5)", "C-LSEP (γ=1)") + f"; our best γ1 = {best1:g}",
-          compare.greater("C-LSEP (γ=5)", "C-LSEP (γ=1)"))
-    claim("With γ1 = 5, γ2 = 1 is poor: γ2 = 7 beats it", "Fig. 4c, Sec. 4.3",
-          "best γ2 = 7 (VOC-LT), about +3 mAP", compare.ours("DR", "DR (γ2=1)") + f"; our best γ2 = {best2:g}",
-          compare.greater("DR", "DR (γ2=1)"), reasons["ngc"])
-    # Fig. 1 and Fig. 2
+def claims_from(table: pd.DataFrame, data: MultiLabelData, scale: str | None = None) -> list[Claim]:
+    """Every claim of the chapter decided from the run table of :func:`chapter_runs`, in the
+    order of the page's sections."""
+    reasons = _reasons(table, data, scale)
+    c = _Claims(table, data.train.num_classes)
+    for claim, source, paper, a, b, group, reason in COMPARISONS:
+        paper = _paper(paper, a, b, group=group) if isinstance(paper, pd.DataFrame) else paper
+        c.add(claim, source, paper, a, b, GROUP_COLUMNS[group], if_not=reasons[reason])
+    for claim, source, paper, a, others, group, reason, peak in BEST_OF:
+        c.add_best(claim, source, paper, a, others, GROUP_COLUMNS[group], if_not=reasons[reason],
+                   extra_note=_peak_note(table, peak) if peak else "")
+    c.add(f"BCE + C-LSEP performs like BCE alone (total mAP within ±{EQUIVALENCE_MARGIN:g} point)",
+          "Table 5, Sec. 4.3", _paper(PAPER_TABLE5, "BCE + C-LSEP", "RS"), "BCE + C-LSEP", "RS", kind="equivalent",
+          margin=EQUIVALENCE_MARGIN, if_not=reasons["scale"])
+    paper_fig1 = (f"p(person) on a 'bird' image: LSEP {PAPER_FIG1['LSEP p(person)']:.2f}, "
+                  f"C-LSEP {PAPER_FIG1['C-LSEP p(person)']:.2f}")
     for other in ("C-LSEP (γ=1)", "DR"):
-        claim(f"LSEP predicts the co-occurring class (2) on test images of 7 without 2 more often than {other}",
-              "Fig. 1, Sec. 1", f"p(person) on a 'bird' image: LSEP {PAPER_FIG1['LSEP p(person)']:.2f}, "
-              f"C-LSEP {PAPER_FIG1['C-LSEP p(person)']:.2f}",
-              "excess false-2 rate (points): " + compare.ours("LSEP", other, column="excess_fp"),
-              compare.greater("LSEP", other, "excess_fp"), reasons["shortcut"])
-    claim("NGC lowers overconfident negatives: fewer test negatives above p = 0.5 with DR than with C-LSEP",
-          "Fig. 2, Sec. 1", "dog 0.61 -> 0.41, horse 0.69 -> 0.45 on one image",
-          "negatives with p > 0.5 (%): " + compare.ours("C-LSEP (γ=5)", "DR", column="negatives_above_half"),
-          compare.greater("C-LSEP (γ=5)", "DR", "negatives_above_half"))
-    return verdicts
+        c.add(f"LSEP predicts the co-occurring class ({FIG1_PAIR.partner}) on test images of {FIG1_PAIR.given} "
+              f"without {FIG1_PAIR.partner} more often than {other} (excess false-{FIG1_PAIR.partner} rate)",
+              "Fig. 1, Sec. 1", paper_fig1, "LSEP", other, "excess_fp", kind="mechanism", if_not=reasons["shortcut"],
+              ours="excess false-2 rate (points): " + c.ours(("LSEP", other), "excess_fp", _seeds("LSEP", other)))
+    a, b = NEGATIVES_METHODS
+    seeds = _seeds(a, b)
+    c.add("NGC lowers over-confident negatives selectively: the share of test negatives above p = 0.5 falls by "
+          "more points than the share of positives above 0.5 (C-LSEP γ=5 -> DR)", "Fig. 2, Sec. 1",
+          "one image: negatives above 0.5 100% -> 0%, positives 100% -> 100% (drop 100 vs 0 points)",
+          a, b, "confidence_gap", kind="mechanism", if_not=reasons["shift"],
+          ours=(f"negatives > 0.5 (%): {c.ours((a, b), 'negatives_above_half', seeds)}; positives > 0.5 (%): "
+                f"{c.ours((a, b), 'positives_above_half', seeds)}"))
+    # the A/A control: ERM against itself on other seeds
+    c.claims.append(compare(
+        c.side("ERM", "mAP_class", HEADLINE_SEEDS),
+        measurements(table[table["experiment"] == "control"], "mAP_class", method="ERM"), chapter=CHAPTER,
+        claim=(f"A/A control: ERM (seeds {HEADLINE_SEEDS[0]}-{HEADLINE_SEEDS[-1]}) vs ERM "
+               f"(seeds {CONTROL_SEEDS[0]}-{CONTROL_SEEDS[-1]})"), source="control", dataset=DATASET,
+        classes=data.train.num_classes, paper=paper_number(None), kind="control", link=_link("control")))
+    order = list(LINKS)
+    return sorted(c.claims, key=lambda claim: order.index(next(k for k in order if claim.source.startswith(k))))
 
 
-def verdicts(scale: str | None = None) -> list[Verdict]:
-    """Train (or load) the chapter's runs at ``scale`` and return every claim's verdict."""
-    return verdicts_from(run_experiments(scale, progress=False))
+def claims(scale: str | None = None) -> list[Claim]:
+    """Train (or load) the chapter's runs at ``scale`` and return every claim with its verdict."""
+    table, _ = chapter_runs(scale)
+    return claims_from(table, chapter_data(scale), scale)

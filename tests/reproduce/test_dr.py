@@ -1,17 +1,29 @@
-"""Chapter 3 reproduction (DR loss): configurations at both scales, the paper's numbers, the
-co-occurrence statistics, the verdict logic on made-up numbers, the weighted sum of losses, and a
-one-epoch smoke run."""
+"""Chapter 3 reproduction (DR loss): the planned runs and their seeds, the paper's numbers, the
+statistics measured on each run, the claims decided from made-up run tables (kinds, seeds,
+links, the A/A control, the Fig. 4 peaks, the Fig. 2 selective effect, the Table 5
+equivalence), and a one-epoch run through the shared run table."""
 
-import math
+import re
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
+from myst_parser.mdit_to_docutils.base import default_slugify
 
 from mlteach.data import FIG1_PAIR, make_long_tailed_mosaics
 from mlteach.reproduce import dr
+from mlteach.reproduce.claims import KINDS, decide
+from mlteach.reproduce.evaluation import BOOT
+from mlteach.reproduce.experiment import CONTROL_SEEDS, HEADLINE_SEEDS, SWEEP_SEEDS, Run
 from mlteach.reproduce.scale import SCALES
-from mlteach.train import TrainConfig, train_all
+from mlteach.train import TrainConfig
+
+NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "ch3_dr_experiments.md"
+#: The statistics of a run table that the claims read, each with test resamples.
+STATISTICS = ("mAP_class", "head", "medium", "tail", "excess_fp", "negatives_above_half", "positives_above_half",
+              "confidence_gap")
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +31,36 @@ def tiny_data():
     return make_long_tailed_mosaics(n_train=400, n_val=60, n_test=120, planted_pairs=[FIG1_PAIR], seed=0)
 
 
+def fake_table(values: dict[tuple[str, str], float] | None = None, spread: float = 0.5, resamples: int = 30,
+               seed: int = 0) -> pd.DataFrame:
+    """A run table of every planned run with made-up statistics: ``values[(method, column)]``
+    (default 70, and 60 / 30 for the shares above 0.5) plus seed noise of sd ``spread`` and
+    test-resample noise of sd ``spread / 2`` shared by all runs."""
+    values = values or {}
+    rng = np.random.default_rng(seed)
+    shared = {column: rng.normal(0, spread / 2, resamples) for column in STATISTICS}
+    rows = []
+    for run in dr.planned_runs("book"):
+        row = {"dataset": run.dataset, "experiment": run.experiment, "method": run.method, "setting": run.setting,
+               "seed": run.seed}
+        for column in STATISTICS:
+            default = {"negatives_above_half": 30.0, "positives_above_half": 60.0}.get(column, 70.0)
+            row[column] = values.get((run.method, column), default) + rng.normal(0, spread)
+        row["confidence_gap"] = row["negatives_above_half"] - row["positives_above_half"]
+        for column in STATISTICS:
+            row[column + BOOT] = row[column] + shared[column]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def by_claim(table, data, text: str):
+    """The one claim of ``claims_from(table)`` whose text starts with ``text``."""
+    matches = [c for c in dr.claims_from(table, data, "book") if c.claim.startswith(text)]
+    assert len(matches) == 1, text
+    return matches[0]
+
+
+# --------------------------------------------------------------------------- methods and runs
 @pytest.mark.parametrize("scale", SCALES)
 def test_every_method_has_a_valid_configuration(scale):
     for name in dr.METHODS:
@@ -31,22 +73,24 @@ def test_every_method_has_a_valid_configuration(scale):
 
 
 @pytest.mark.parametrize("scale", SCALES)
-def test_planned_runs_cover_every_experiment_once(scale):
-    planned = dr.planned_runs(scale)
-    assert len(planned) == len(set(planned))
-    names = {name for name, _ in planned}
-    assert names == {name for rows in dr.EXPERIMENTS.values() for name in rows}
-    settings = dr.chapter_scale(scale)
-    for name in dr.EXPERIMENTS["table1"]:
-        assert sum(n == name for n, _ in planned) == len(settings.main_seeds)
-    configs = [dr.method_config(name, seed, scale) for name, seed in planned]
-    assert len({str(c.to_dict()) for c in configs}) == len(configs)  # no run is trained twice
+def test_planned_runs_follow_the_seed_policies(scale):
+    runs = dr.planned_runs(scale)
+    seeds = {}
+    for run in runs:
+        seeds.setdefault((run.experiment, run.method), []).append(run.seed)
+        assert run.config.seed == run.seed and run.dataset == dr.DATASET
+    assert {m for e, m in seeds if e == "comparison"} == set(dr.TABLE1_METHODS)
+    assert {m for e, m in seeds if e == "ablation"} == set(dr.ABLATION_METHODS)
+    assert {m for e, m in seeds if e == "control"} == {"ERM"}
+    for (experiment, _), planned in seeds.items():
+        assert tuple(planned) == {"comparison": HEADLINE_SEEDS, "ablation": SWEEP_SEEDS,
+                                  "control": CONTROL_SEEDS}[experiment]
+    assert len({str(r.config.to_dict()) for r in runs}) == len(runs)  # no run is trained twice
+    assert runs[-1].config == dr.method_config("ERM", CONTROL_SEEDS[-1], scale)
 
 
 def test_full_scale_is_larger_than_book_scale():
     book, full = dr.chapter_scale("book"), dr.chapter_scale("full")
-    assert len(full.main_seeds) > len(book.main_seeds) >= 2
-    assert len(full.ablation_seeds) > len(book.ablation_seeds)
     assert full.epochs > book.epochs and full.model == "resnet"
     assert full.data_options["n_test"] > book.data_options["n_test"]
     with pytest.raises(ValueError, match="scale"):
@@ -65,12 +109,12 @@ def test_paper_tables_are_complete():
     assert dr.PAPER_TABLE1.loc["DR + DB Focal", ("COCO-LT", "total")] == 54.55
     assert dr.PAPER_TABLE4.loc["C-LSEP + GC", ("VOC-LT", "tail")] == 76.50
     assert dr.PAPER_TABLE6.loc["C-LSEP (BS=64)", ("COCO-LT", "total")] == 50.33
-    # rows shared between tables agree where the paper repeats them
     assert dr.PAPER_TABLE2.loc["DR"].equals(dr.PAPER_TABLE1.loc["DR"])
     assert dr.PAPER_TABLE3.loc["C-LSEP (γ=5)"].equals(dr.PAPER_TABLE2.loc["C-LSEP (γ=5)"])
-    assert list(dr.PAPER_FIG2.columns) == ["C-LSEP", "C-LSEP + NGC"]
+    assert list(dr.PAPER_FIG2.columns) == ["label", "C-LSEP", "C-LSEP + NGC"]
 
 
+# --------------------------------------------------------------------------- statistics of a run
 def test_f1_threshold_picks_the_best_cut():
     scores = torch.tensor([0.9, 0.8, 0.7, 0.6, 0.1])
     targets = torch.tensor([1.0, 1.0, 0.0, 1.0, 0.0])
@@ -78,6 +122,19 @@ def test_f1_threshold_picks_the_best_cut():
     assert dr.f1_threshold(scores, targets) == pytest.approx(0.6)
     tied = torch.tensor([0.5, 0.5, 0.1])
     assert dr.f1_threshold(tied, torch.tensor([1.0, 0.0, 0.0])) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("shape", [(4,), (4, 3)])
+def test_share_replicates_pool_the_entries_of_each_resampled_image(shape):
+    generator = torch.Generator().manual_seed(1)
+    hits, members = torch.rand(shape, generator=generator) < 0.5, torch.rand(shape, generator=generator) < 0.8
+    members[0] = True
+    resamples = torch.tensor([[0, 1, 2, 3], [0, 0, 0, 0], [3, 3, 0, 1]])
+    share, replicates = dr.share_replicates(hits, members, resamples)
+    assert share == pytest.approx((hits & members).sum().item() / members.sum().item() * 100)
+    assert replicates[0] == pytest.approx(share)  # the identity resample
+    first = (hits[0] & members[0]).sum().item() / members[0].sum().item() * 100
+    assert replicates[1] == pytest.approx(first)
 
 
 def test_shortcut_statistics_see_a_planted_dependence():
@@ -93,6 +150,8 @@ def test_shortcut_statistics_see_a_planted_dependence():
     assert cheating["shortcut_auc"] > 0.9
     assert cheating["excess_fp"] > honest["excess_fp"] + 20
     assert cheating["fp_with_given"] - cheating["fp_without_given"] == pytest.approx(cheating["excess_fp"])
+    boot = cheating["excess_fp" + BOOT]
+    assert boot.shape == (200,) and abs(np.nanmean(boot) - cheating["excess_fp"]) < 5
 
 
 def test_sampling_statistics_show_what_class_aware_batches_contain(tiny_data):
@@ -110,52 +169,87 @@ def test_loss_gradient_norms_are_positive(tiny_data):
     assert (norms > 0).all() and norms["DR"] > norms["RS"]
 
 
-def _fake_runs(data, values: dict[str, list[float]]) -> dr.ChapterRuns:
-    """Chapter runs whose every score column equals the given per-seed values (default 70)."""
-    rows = []
-    for name in dict.fromkeys(n for r in dr.EXPERIMENTS.values() for n in r):
-        for seed, value in enumerate(values.get(name, [70.0, 70.5, 69.5] if name in dr.MAIN_METHODS else [70.0])):
-            rows.append({"method": name, "seed": seed, **{c: value for c in (
-                *dr.GROUPS, "mAP_sample", "excess_fp", "negatives_above_half", "positives_above_half",
-                "fp_with_given", "fp_without_given", "shortcut_auc", "p_partner_with_given")}})
-    return dr.ChapterRuns("book", data, {}, pd.DataFrame(rows))
+# --------------------------------------------------------------------------- claims
+def test_claims_have_valid_kinds_seeds_links_and_one_control(tiny_data):
+    claims = dr.claims_from(fake_table(), tiny_data, "book")
+    anchors = {default_slugify(line.lstrip("# ").strip()) for line in NOTEBOOK.read_text().splitlines()
+               if re.match(r"^## ", line)}
+    assert len({c.claim for c in claims}) == len(claims)
+    for claim in claims:
+        assert claim.kind in KINDS and claim.dataset == dr.DATASET and claim.classes == tiny_data.train.num_classes
+        assert claim.verdict == decide(claim.kind, claim.ci_low, claim.ci_high, claim.margin)
+        page, anchor = claim.link.split("#")
+        assert page == "ch3_dr_experiments.html" and anchor in anchors, claim.link
+        assert claim.paper and "nan" not in claim.paper.lower()
+        # Table 1 and the control on every headline seed; ablations on the sweep seeds at least
+        table1 = claim.source.startswith("Table 1") or claim.kind == "control"
+        assert claim.seeds == len(HEADLINE_SEEDS) if table1 else claim.seeds >= len(SWEEP_SEEDS), claim.claim
+    controls = [c for c in claims if c.kind == "control"]
+    assert [c.claim for c in controls] == ["A/A control: ERM (seeds 0-4) vs ERM (seeds 100-104)"]
+    assert {c.kind for c in claims} == set(KINDS)
 
 
-def test_verdicts_follow_the_numbers(tiny_data):
-    runs = _fake_runs(tiny_data, {"DR": [80.0, 81.0, 79.0], "LSEP": [60.0, 61.0, 59.0],
-                                  "RS": [50.0, 51.0, 49.0], "ERM": [70.0, 70.5, 69.5],
-                                  "C-ZLPR": [70.5], "ZLPR": [70.0, 71.0, 69.0]})
-    verdicts = {v.claim: v for v in dr.verdicts_from(runs)}
-    assert len(verdicts) == 30
-    assert verdicts["DR beats LSEP by a wide margin (total mAP)"].holds is True
-    assert verdicts["Class-aware resampling improves BCE (RS > ERM, total mAP)"].holds is False
-    assert "likely reason" in verdicts["Class-aware resampling improves BCE (RS > ERM, total mAP)"].note
-    # one seed against three: a gap of 0.5 is within the pooled seed-to-seed spread
-    zlpr = verdicts["Class-wise computation improves ZLPR (C-ZLPR > ZLPR)"]
-    assert zlpr.holds is None and "noise" in zlpr.note
-    assert "78.01" in verdicts["DR beats LSEP by a wide margin (total mAP)"].paper
-    ngc = verdicts["The negative gradient constraint improves C-LSEP (DR > C-LSEP γ=5)"]
-    assert ngc.holds is True and ngc.note == ""
+@pytest.mark.parametrize("values, text, verdict, note", [
+    # Table 1: a clear gain holds, a clear loss does not (with the regime's reason)
+    ({("DR", "mAP_class"): 80.0, ("LSEP", "mAP_class"): 60.0}, "DR beats LSEP", "holds", ""),
+    ({("RS", "mAP_class"): 50.0}, "Class-aware resampling improves BCE", "does not hold", "3 epochs"),
+    # "beats every baseline": one baseline as good as DR keeps it from holding, and is named
+    ({("DR", "mAP_class"): 80.0, ("ASL", "mAP_class"): 80.0}, "DR beats every baseline", "inconclusive",
+     "closest: ASL"),
+    # Fig. 4a: gamma1 = 5 beats gamma1 = 1, yet our peak is at 10, so the peak claim fails
+    ({("C-LSEP (γ=5)", "mAP_class"): 74.0, ("C-LSEP (γ=1)", "mAP_class"): 70.0, ("C-LSEP (γ=7)", "mAP_class"): 76.0,
+      ("C-LSEP (γ=10)", "mAP_class"): 78.0}, "Without NGC, the peak is at γ1 = 5", "does not hold",
+     "our peak: γ1 = 10"),
+    ({("C-LSEP (γ=5)", "mAP_class"): 74.0, ("C-LSEP (γ=1)", "mAP_class"): 70.0}, "Without NGC, γ1 = 5 beats",
+     "holds", ""),
+    ({("C-LSEP (γ=5)", "mAP_class"): 76.0}, "Without NGC, the peak is at γ1 = 5", "holds", "our peak: γ1 = 5"),
+    # Fig. 4c: the gamma2 peak at 7 (DR) against its neighbours 5 and 10
+    ({("DR", "mAP_class"): 75.0}, "With γ1 = 5, the peak is at γ2 = 7", "holds", "our peak: γ2 = 7"),
+    # Fig. 2: a global shift (positives fall as much as negatives) is not the selective effect
+    ({("C-LSEP (γ=5)", "negatives_above_half"): 40.0, ("C-LSEP (γ=5)", "positives_above_half"): 61.0,
+      ("DR", "negatives_above_half"): 1.0, ("DR", "positives_above_half"): 3.0},
+     "NGC lowers over-confident negatives selectively", "does not hold", "positives too"),
+    ({("C-LSEP (γ=5)", "negatives_above_half"): 40.0, ("C-LSEP (γ=5)", "positives_above_half"): 61.0,
+      ("DR", "negatives_above_half"): 5.0, ("DR", "positives_above_half"): 59.0},
+     "NGC lowers over-confident negatives selectively", "holds", ""),
+    # Table 5: "performs like" holds only inside the stated margin
+    ({}, "BCE + C-LSEP performs like BCE alone", "holds", ""),
+    ({("BCE + C-LSEP", "mAP_class"): 75.0}, "BCE + C-LSEP performs like BCE alone", "does not hold", ""),
+    # Fig. 1: the shortcut measured as an excess false-positive rate
+    ({("LSEP", "excess_fp"): 90.0}, "LSEP predicts the co-occurring class (2) on test images of 7 without 2 more "
+     "often than DR", "holds", ""),
+])
+def test_claims_follow_the_numbers(tiny_data, values, text, verdict, note):
+    claim = by_claim(fake_table(values, spread=0.1), tiny_data, text)
+    assert claim.verdict == verdict
+    assert note in claim.note
 
 
-def test_single_seed_comparisons_use_the_pooled_spread(tiny_data):
-    runs = _fake_runs(tiny_data, {"C-LSEP (γ=3)": [72.0], "LSEP (γ=3)": [70.0]})
-    compare = dr._Comparator(runs)
-    assert compare.noise["total"] == pytest.approx(0.5)
-    assert compare.greater("C-LSEP (γ=3)", "LSEP (γ=3)") is True  # gap 2 > 0.5 * sqrt(2)
-    runs = _fake_runs(tiny_data, {"C-LSEP (γ=3)": [70.6], "LSEP (γ=3)": [70.0]})
-    assert dr._Comparator(runs).greater("C-LSEP (γ=3)", "LSEP (γ=3)") is None
-    assert dr._Comparator(runs).best("DR", ["LSEP", "RS"]) is None
+def test_the_control_is_inconclusive_when_both_sides_are_alike(tiny_data):
+    verdicts = [by_claim(fake_table(spread=1.0, seed=seed), tiny_data, "A/A control").verdict for seed in range(5)]
+    assert verdicts.count("inconclusive") >= 4
 
 
-def test_one_epoch_smoke_run(tiny_data, tmp_path):
-    names = ["ERM", "DR", "DR + DB Focal"]
-    configs = [dr.method_config(name, scale="book").replace(epochs=1, batch_size=64) for name in names]
-    results = train_all(configs, tiny_data, workers=1, runs_dir=tmp_path, progress=False)
-    for result in results:
-        scores = dr.run_scores(result, tiny_data)
-        assert set(dr.GROUPS) <= set(scores) and all(math.isfinite(scores[g]) for g in dr.GROUPS)
-        assert 0 <= scores["shortcut_auc"] <= 1
-        assert (result.run_dir / dr.EVAL_LOGITS).exists()
-    # the second call reads the stored logits
-    assert dr.run_scores(results[0], tiny_data) == dr.run_scores(results[0], tiny_data)
+def test_claim_effects_are_in_the_papers_units(tiny_data):
+    table = fake_table({("DR", "mAP_class"): 78.0, ("LSEP", "mAP_class"): 73.0}, spread=0.2)
+    claim = by_claim(table, tiny_data, "DR beats LSEP")
+    assert claim.effect == pytest.approx(5.0, abs=0.5) and claim.paper == "DR 78.01 vs LSEP 72.99"
+    equivalence = by_claim(table, tiny_data, "BCE + C-LSEP performs like")
+    assert equivalence.kind == "equivalent" and equivalence.margin == dr.EQUIVALENCE_MARGIN
+
+
+# --------------------------------------------------------------------------- one run through the run table
+def test_one_epoch_runs_through_the_shared_run_table(tiny_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLTEACH_RUNS", str(tmp_path))
+    runs = [run for run in dr.planned_runs("book") if run.method in ("ERM", "DR") and run.seed == 0]
+    runs = [Run(r.dataset, r.experiment, r.method, r.seed, r.config.replace(epochs=1), r.setting) for r in runs]
+    monkeypatch.setattr(dr, "planned_runs", lambda scale=None: runs)
+    monkeypatch.setattr(dr, "chapter_data", lambda scale=None: tiny_data)
+    table, results = dr.chapter_runs("book", workers=1)
+    assert list(table["method"]) == ["ERM", "DR"] and (table["train_seconds"] > 0).all()
+    for column in STATISTICS:
+        assert np.isfinite(table[column]).all() and len(table[column + BOOT].iloc[0]) == 200
+    assert (results[1].run_dir / dr.SCORES_FILE).exists()
+    again = dr.run_scores(results[1], tiny_data)  # read from the run's folder
+    assert again["mAP_class"] == table["mAP_class"].iloc[1]
+    assert dr.run_result(table, results, "DR", 0) is results[1]
