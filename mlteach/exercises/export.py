@@ -88,9 +88,9 @@ def install_cell(publication: Publication) -> nbformat.NotebookNode:
         "# Installs mlteach (from the book's repository) only where it is missing, e.g. on Colab.\n"
         "import importlib.util, subprocess, sys\n"
         "\n"
+        f'MLTEACH = "{publication.pip_requirement}"\n'
         'if importlib.util.find_spec("mlteach") is None:\n'
-        f'    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "{publication.pip_requirement}"],\n'
-        "                   check=True)"
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", MLTEACH], check=True)'
     )
     return new_code_cell(source, metadata={"tags": [_INSTALL_TAG]})
 
