@@ -193,14 +193,14 @@ def copy_inputs(value):
 def time_limit(seconds: float | None) -> Iterator[None]:
     """Raise :class:`TimeUp` inside the block once it has run ``seconds`` (``None``: no limit).
 
-    In the main thread of a POSIX process (a Jupyter kernel, pytest) a ``SIGALRM`` timer
-    interrupts the block; elsewhere (Windows, other threads) a timer thread interrupts the main
-    thread, which also stops a block running in the main thread. Python code is stopped at once,
-    a single long C call (one huge matrix product) when it returns."""
-    if seconds is None:
+    In the main thread (where a Jupyter kernel runs cells) a ``SIGALRM`` timer interrupts the
+    block; without ``SIGALRM`` (Windows) a timer thread interrupts the main thread. Outside the
+    main thread nothing can interrupt the block safely, and it runs without a limit. Python code
+    is stopped at once, a single long C call (one huge matrix product) when it returns."""
+    if seconds is None or threading.current_thread() is not threading.main_thread():
         yield
         return
-    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+    if hasattr(signal, "setitimer"):
         def alarm(signum, frame):
             raise TimeUp(seconds)
 

@@ -152,6 +152,24 @@ def test_the_time_limit_without_sigalrm_interrupts_the_main_thread(monkeypatch):
     assert total == 499500
 
 
+def test_outside_the_main_thread_the_block_runs_without_a_limit():
+    """Only the main thread can be interrupted safely; elsewhere the block must still complete."""
+    import threading
+    import time
+
+    finished = []
+
+    def worker():
+        with time_limit(0.05):
+            time.sleep(0.2)
+        finished.append(True)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert finished == [True]
+
+
 # ----------------------------------------------------------------------------- SymPy checkers
 @pytest.mark.parametrize("name", SYMBOLIC)
 def test_a_matrix_is_named_not_blamed_as_a_wrong_value(name):
