@@ -140,6 +140,18 @@ def test_an_error_of_the_checker_itself_is_not_blamed_on_the_student(name, monke
     assert "not your mistake" in repr(result) and "not of your answer" in result.hint
 
 
+def test_assert_passed_prints_the_report_and_raises_unless_every_check_passed(capsys):
+    passed = check_lsep(IMPLEMENT["lsep"][1])
+    assert passed.assert_passed() is None and "all checks passed" in capsys.readouterr().out
+
+    def exits(*args, **kwargs):
+        sys.exit()
+
+    with pytest.raises(AssertionError, match="LSEP \\(per sample\\): failed"):
+        check_lsep(exits).assert_passed()
+    assert "your code exited" in capsys.readouterr().out
+
+
 def test_the_time_limit_without_sigalrm_interrupts_the_main_thread(monkeypatch):
     """Where there is no SIGALRM (Windows), a timer thread interrupts the main thread."""
     monkeypatch.delattr(signal, "setitimer")

@@ -9,9 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlteach.exercises.grading import graded_exercises, grade_submissions, make_assignment
-
-pytest.importorskip("nbgrader", reason="nbgrader is pinned in requirements.txt; run scripts/setup.sh")
+from mlteach.exercises.grading import POINTS, _graded_notebook, graded_exercises, grade_submissions, make_assignment
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "notebooks" / "ch4_large_loss_exercises.md"
@@ -52,7 +50,19 @@ def test_the_graded_exercises_are_the_checked_ones():
     assert graded_exercises(PAGE) == ["ex4-corrected-gradient", "ex4-selection"]
 
 
+@pytest.mark.parametrize("page", sorted((ROOT / "notebooks").glob("*_exercises.md")), ids=lambda p: p.stem)
+def test_every_checker_cell_becomes_a_locked_graded_test_with_a_hidden_assertion(page):
+    graded = [cell for cell in _graded_notebook(page).cells if "nbgrader" in cell.metadata]
+    assert [cell.metadata.nbgrader.grade_id for cell in graded] == graded_exercises(page)
+    assert len(graded) >= 2
+    for cell in graded:
+        assert cell.metadata.nbgrader["locked"] and cell.metadata.nbgrader["points"] == POINTS
+        shown, hidden = cell.source.split("\n### BEGIN HIDDEN TESTS\n")
+        assert shown.startswith("check_") and hidden == f"{shown}.assert_passed()\n### END HIDDEN TESTS"
+
+
 def test_three_submissions_are_graded_into_a_csv(tmp_path):
+    pytest.importorskip("nbgrader", reason="nbgrader is pinned in requirements.txt; run scripts/setup.sh")
     release = make_assignment([PAGE], tmp_path / "course", "ch4") / f"{PAGE.stem}.ipynb"
     released = release.read_text()
     assert "BEGIN HIDDEN TESTS" not in released and "assert_passed" not in released
