@@ -4,6 +4,7 @@ A checker takes a student's answer (a function or a SymPy expression), runs it o
 cases and returns a :class:`~mlteach.exercises.feedback.CheckResult` that displays in a
 notebook: which cases passed and, for the first that failed, a hint naming the likely mistake.
 A stub (a function raising ``NotImplementedError``, or ``None``) gets "not implemented yet".
+A submission runs on copies of the inputs, with a time limit; see :mod:`~mlteach.exercises.feedback`.
 
 - :mod:`~mlteach.exercises.two_way` -- chapter 2: two-way gradient, LSEP, sample-wise two-way loss
 - :mod:`~mlteach.exercises.dr` -- chapter 3: C-LSEP, the NGC gradient (eq. 10) and threshold
@@ -12,8 +13,12 @@ A stub (a function raising ``NotImplementedError``, or ``None``) gets "not imple
 - :mod:`~mlteach.exercises.group_softmax` -- chapter 6: two-class type II loss, discriminative grouping
 - :mod:`~mlteach.exercises.symbolic` -- :func:`check_expression`, SymPy equivalence with hints
 - :mod:`~mlteach.exercises.line_losses` -- the cases shared by the row / column ranking losses
-- :mod:`~mlteach.exercises.feedback` -- result objects and the case runner
-- :mod:`~mlteach.exercises.export` -- student and instructor notebooks
+- :mod:`~mlteach.exercises.feedback` -- result objects, the case runner, copies and time limit
+- :mod:`~mlteach.exercises.solutions` -- removing every solution from a MyST text, or refusing
+- :mod:`~mlteach.exercises.plain_markdown` -- MyST turned into plain Jupyter Markdown
+- :mod:`~mlteach.exercises.publishing` -- the site, Colab and install addresses from ``repository.url``
+- :mod:`~mlteach.exercises.export` -- student and instructor notebooks for any Jupyter
+- :mod:`~mlteach.exercises.grading` -- nbgrader assignments and a CSV of scores
 """
 
 from .dr import check_c_lsep, check_ngc_gradient, check_ngc_threshold

@@ -8,6 +8,12 @@ small HTML report in a notebook. A case fails by raising :class:`Failure` with w
 instead of failures, so a checker cell under a stub never fails the book build. Warnings the
 submission emits are recorded in the case's detail rather than written to stderr.
 
+A submission cannot fool or stop a checker: :func:`call` hands it *copies* of the case's
+tensors (so editing its inputs in place changes neither the expected value nor a later case),
+stops it after :data:`TIME_LIMIT` seconds ("stopped after N s") and turns ``sys.exit()`` into
+"your code exited". An error in the checker's own code is reported as a *checker error*
+(status ``"checker error"``), never as the student's mistake.
+
 >>> def case_positive(fn):
 ...     if fn(2) <= 0:
 ...         raise Failure(f"fn(2) = {fn(2)}", "return a positive number")
@@ -20,14 +26,26 @@ Hint (a positive input): return a positive number
 
 from __future__ import annotations
 
+import _thread
+import copy
 import html
+import os
+import signal
+import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["CaseResult", "CheckResult", "Failure", "run_cases", "call", "not_implemented"]
+import torch
+
+__all__ = ["CaseResult", "CheckResult", "Failure", "Stopped", "TimeUp", "run_cases", "call", "copy_inputs",
+           "time_limit", "not_implemented", "TIME_LIMIT"]
 
 PASS, FAIL = "✔", "✘"
+
+#: Seconds one call of a submission may run (``MLTEACH_CHECK_TIME_LIMIT`` overrides it).
+TIME_LIMIT = float(os.environ.get("MLTEACH_CHECK_TIME_LIMIT", "10"))
 
 
 class Failure(Exception):
@@ -38,6 +56,16 @@ class Failure(Exception):
         self.detail, self.hint = detail, hint
 
 
+class Stopped(Failure):
+    """A failure after which the checker runs no further case: the submission ran past the time
+    limit or exited."""
+
+
+class TimeUp(BaseException):
+    """Raised inside a submission that ran past its time limit (a ``BaseException``, so that an
+    ``except Exception`` in the submission does not swallow it)."""
+
+
 @dataclass(frozen=True)
 class CaseResult:
     """One case: its name, whether it passed, what happened, and a hint if it failed."""
@@ -46,13 +74,15 @@ class CaseResult:
     passed: bool
     detail: str = ""
     hint: str = ""
+    checker_error: bool = False
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The answer of a checker. ``status`` is ``"passed"``, ``"failed"`` or
-    ``"not implemented"``; ``hint`` is the hint of the first failing case (empty when
-    everything passed, the stub message when nothing is implemented yet)."""
+    """The answer of a checker. ``status`` is ``"passed"``, ``"failed"``, ``"not implemented"``
+    or ``"checker error"`` (the checker itself failed on a case: not the student's mistake);
+    ``hint`` is the hint of the first failing case (empty when everything passed, the stub
+    message when nothing is implemented yet)."""
 
     exercise: str
     cases: tuple[CaseResult, ...]
@@ -62,6 +92,8 @@ class CheckResult:
     def status(self) -> str:
         if self.stub_message:
             return "not implemented"
+        if any(case.checker_error for case in self.cases):
+            return "checker error"
         return "passed" if all(case.passed for case in self.cases) else "failed"
 
     @property
@@ -82,9 +114,18 @@ class CheckResult:
     def _headline(self) -> str:
         if self.stub_message:
             return f"{self.exercise}: not implemented yet"
+        if self.status == "checker error":
+            return f"{self.exercise}: the checker itself failed (not your mistake)"
         passed = sum(case.passed for case in self.cases)
         verdict = "all checks passed" if self.passed else f"{passed} of {len(self.cases)} checks passed"
         return f"{self.exercise}: {verdict}"
+
+    def assert_passed(self) -> None:
+        """Print the report; raise ``AssertionError`` with it unless every check passed (the
+        graded cells of :mod:`mlteach.exercises.grading` call this)."""
+        print(repr(self))
+        if not self.passed:
+            raise AssertionError(f"{self.exercise}: {self.status}")
 
     def __repr__(self) -> str:
         lines = [self._headline()]
@@ -99,7 +140,8 @@ class CheckResult:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        colour = {"passed": "#2e7d32", "failed": "#c62828", "not implemented": "#9a6700"}[self.status]
+        colour = {"passed": "#2e7d32", "failed": "#c62828", "not implemented": "#9a6700",
+                  "checker error": "#6a1b9a"}[self.status]
         parts = [f'<div class="mlteach-check"><p style="margin-bottom:0.3em"><strong style="color:{colour}">'
                  f"{html.escape(self._headline())}</strong></p>"]
         if self.stub_message:
@@ -131,13 +173,84 @@ def _stub_message(submission) -> str:
             "then run this one again.")
 
 
-def call(function: Callable, *args, on_error: str, **kwargs):
-    """``function(*args, **kwargs)``; an exception other than ``NotImplementedError`` becomes a
-    :class:`Failure` whose hint is ``on_error``."""
+def copy_inputs(value):
+    """A copy of ``value`` whose tensors are clones (still connected to the autograd graph of
+    the originals) and whose lists, tuples and dicts are new; other objects are deep-copied
+    when they can be, shared otherwise (SymPy expressions, numbers and strings are immutable)."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, (list, tuple)):
+        return type(value)(copy_inputs(item) for item in value)
+    if isinstance(value, dict):
+        return {key: copy_inputs(item) for key, item in value.items()}
     try:
-        return function(*args, **kwargs)
+        return copy.deepcopy(value)
+    except Exception:  # an object that cannot be copied is passed as it is
+        return value
+
+
+@contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`TimeUp` inside the block once it has run ``seconds`` (``None``: no limit).
+
+    In the main thread (where a Jupyter kernel runs cells) a ``SIGALRM`` timer interrupts the
+    block; without ``SIGALRM`` (Windows) a timer thread interrupts the main thread. Outside the
+    main thread nothing can interrupt the block safely, and it runs without a limit. Python code
+    is stopped at once, a single long C call (one huge matrix product) when it returns."""
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if hasattr(signal, "setitimer"):
+        def alarm(signum, frame):
+            raise TimeUp(seconds)
+
+        previous = signal.signal(signal.SIGALRM, alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        return
+    fired = threading.Event()
+
+    def interrupt():
+        fired.set()
+        _thread.interrupt_main()
+
+    timer = threading.Timer(seconds, interrupt)
+    timer.start()
+    try:
+        yield
+    except KeyboardInterrupt:
+        if fired.is_set():
+            raise TimeUp(seconds) from None
+        raise
+    finally:
+        timer.cancel()
+
+
+def call(function: Callable, *args, on_error: str, copy_arguments: bool = True, **kwargs):
+    """``function(*args, **kwargs)`` on copies of the arguments (see :func:`copy_inputs`; pass
+    ``copy_arguments=False`` to hand over the originals), stopped after :data:`TIME_LIMIT`
+    seconds. An exception other than ``NotImplementedError`` becomes a :class:`Failure` whose
+    hint is ``on_error``; running past the limit or exiting becomes a :class:`Stopped`."""
+    if copy_arguments:
+        args, kwargs = copy_inputs(args), copy_inputs(kwargs)
+    limit = TIME_LIMIT
+    try:
+        with time_limit(limit):
+            return function(*args, **kwargs)
     except NotImplementedError:
         raise
+    except TimeUp:
+        raise Stopped(f"stopped after {limit:g} s",
+                      f"your code was still running after {limit:g} s on a small input: look for a loop "
+                      "that never ends (a while loop whose condition never changes).") from None
+    except SystemExit as error:
+        raise Stopped(f"your code exited (sys.exit({'' if error.code is None else repr(error.code)}))",
+                      "a function must return its result; sys.exit(), exit() and quit() end the whole "
+                      "program (in a notebook: the cell). Remove the call.") from None
     except Exception as error:  # the student's code may raise anything; report it as a failure
         raise Failure(f"raised {type(error).__name__}: {error}", on_error) from error
 
@@ -146,11 +259,13 @@ def run_cases(exercise: str, submission, cases: Mapping[str, Callable], stop_at_
     """Run every case on ``submission`` (each case is ``case(submission) -> detail``, raising
     :class:`Failure` to fail), or the cases up to the first failure if ``stop_at_failure``
     (for cases that build on each other). A ``None`` submission, or one that raises
-    ``NotImplementedError``, gives the "not implemented yet" result."""
+    ``NotImplementedError``, gives the "not implemented yet" result. After a :class:`Stopped`
+    failure (time limit, exit) or a checker error no further case runs."""
     if submission is None:
         return not_implemented(exercise, _stub_message(None))
     results = []
     for name, case in cases.items():
+        stopped = False
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -159,14 +274,15 @@ def run_cases(exercise: str, submission, cases: Mapping[str, Callable], stop_at_
                 return not_implemented(exercise, _stub_message(submission))
             except Failure as failure:
                 result = CaseResult(name, False, failure.detail, failure.hint)
-            except Exception as error:  # an unexpected error inside the case: report, never raise
-                result = CaseResult(name, False, f"raised {type(error).__name__}: {error}",
-                                    "your code raised an exception on this case; run it on the case's "
-                                    "inputs yourself and read the traceback.")
+                stopped = isinstance(failure, Stopped)
+            except Exception as error:  # the checker's own code failed (the submission's errors are Failures)
+                result = CaseResult(name, False, f"the checker raised {type(error).__name__}: {error}",
+                                    "this is an error of the checker, not of your answer; please report it "
+                                    "with your answer.", checker_error=True)
         if caught:
             note = f"(your code warned: {caught[0].message})"
             result = CaseResult(result.name, result.passed, f"{result.detail} {note}".strip(), result.hint)
         results.append(result)
-        if stop_at_failure and not result.passed:
+        if not result.passed and (stop_at_failure or stopped or result.checker_error):
             break
     return CheckResult(exercise, tuple(results))

@@ -94,6 +94,7 @@ def _batch(batch: int, dim: int, classes: int, seed: int):
 
 
 def _compare(fn, features, weight, targets, groups, hint: str) -> str:
+    expected = discriminative_groups(features, weight, targets, groups)  # before the submission runs
     ids = call(fn, features, weight, targets, groups,
                on_error="your function must accept (features, weight, targets, groups) and return the group id "
                         "of every feature element; read the traceback of a call on these inputs.")
@@ -108,7 +109,6 @@ def _compare(fn, features, weight, targets, groups, hint: str) -> str:
         raise Failure(f"group sizes {sizes[0].tolist()} in the first sample",
                       f"each group must hold exactly D / G = {features.shape[1] // groups} elements of every "
                       "sample.")
-    expected = discriminative_groups(features, weight, targets, groups)
     if not torch.equal(ids, expected):
         for changes, mistake_hint in _MISTAKES:
             wrong = wrong_groups(features, weight, targets, groups, **changes)

@@ -112,8 +112,8 @@ def _mask(fn, logits, targets, rate, on_error: str = _CALL_ERROR, known_hint: st
 
 
 def _compare(fn, logits, targets, rate, hint: str, on_error: str = _CALL_ERROR, known_hint: str = _KNOWN_HINT) -> str:
+    expected = large_loss_selection(logits, targets, rate=rate)  # before the submission runs
     mask = _mask(fn, logits, targets, rate, on_error, known_hint)
-    expected = large_loss_selection(logits, targets, rate=rate)
     if not torch.equal(mask, expected):
         for changes, mistake_hint in _MISTAKES:
             wrong = wrong_selection(logits, targets, rate, **changes)
@@ -164,8 +164,8 @@ def check_large_loss_selection(my_selection) -> CheckResult:
     def ties(fn):
         logits = torch.tensor([[3.0, 1.0, 1.0, -2.0], [1.0, -1.0, 0.5, 2.0]], dtype=torch.float64)
         targets = torch.tensor([[-1.0, -1.0, -1.0, -1.0], [-1.0, 0.0, -1.0, 1.0]], dtype=torch.float64)
-        mask = _mask(fn, logits, targets, 0.25)  # k = 2: the entry at 3 and the three tied at 1
-        expected = large_loss_selection(logits, targets, rate=0.25)
+        expected = large_loss_selection(logits, targets, rate=0.25)  # k = 2: the entry at 3 and the three tied at 1
+        mask = _mask(fn, logits, targets, 0.25)
         if int(mask.sum()) == 2 and bool((mask <= expected).all()):
             raise Failure(f"selected 2 entries, expected {int(expected.sum())}",
                           "ties: every unknown entry whose loss equals the k-th largest is selected too (the "

@@ -191,8 +191,8 @@ def _value(exercise: LineLossExercise, fn, logits, targets, params) -> torch.Ten
 
 
 def _compare(exercise: LineLossExercise, fn, logits, targets, params, *, nan_hint: str, hint: str) -> str:
-    value = _value(exercise, fn, logits, targets, params)
-    got, expected = float(value.detach()), float(exercise.reference(logits.detach(), targets, **params))
+    expected = float(exercise.reference(logits.detach(), targets, **params))  # before the submission runs
+    got = float(_value(exercise, fn, logits, targets, params).detach())
     if not math.isfinite(got):
         raise Failure(f"got {got}, expected {expected:.6g}", nan_hint)
     if not _agree(got, expected):
@@ -271,6 +271,8 @@ def check_line_loss(fn, exercise: LineLossExercise) -> CheckResult:
         logits, targets = _batch(5, 7, dim, seed=6, unknown=True)
         _relabel(targets, dim, 0, 1.0, 0.0)  # one line without positives
         logits = logits.requires_grad_(True)
+        reference = logits.detach().clone().requires_grad_(True)
+        (expected,) = torch.autograd.grad(exercise.reference(reference, targets, **exercise.params), reference)
         _compare(exercise, fn, logits, targets, exercise.params, nan_hint=ordinary_nan, hint=formula_hint)
         value = _value(exercise, fn, logits, targets, exercise.params)
         if value.grad_fn is None:
@@ -278,8 +280,6 @@ def check_line_loss(fn, exercise: LineLossExercise) -> CheckResult:
                           "compute the loss with torch operations only (no .item(), .numpy(), float() or "
                           "torch.tensor(...) on intermediate values) so that autograd can differentiate it.")
         (grad,) = torch.autograd.grad(value.reshape(()), logits)
-        reference = logits.detach().clone().requires_grad_(True)
-        (expected,) = torch.autograd.grad(exercise.reference(reference, targets, **exercise.params), reference)
         if not torch.isfinite(grad).all():
             raise Failure("the gradient has NaN or infinite entries",
                           "the value is right but the backward pass meets a NaN, typically from an empty set "

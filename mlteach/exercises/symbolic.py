@@ -1,11 +1,15 @@
 """Check a SymPy expression a student derived against the reference expression.
 
-:func:`check_expression` first compares the two expressions numerically at random points (fast,
-and it never hangs), then tries to prove the equality exactly with
-:func:`mlteach.symbolic.functions.is_identity` (SymPy simplifies the difference to 0). An
-expression that agrees at every point but resists SymPy's simplification is accepted, and the
-result says so. When the expressions differ, the hint names the likely mistake: one of the
-exercise's known wrong forms, a flipped sign, a missing factor or an extra additive term.
+:func:`check_expression` first tries to prove the equality exactly with
+:func:`mlteach.symbolic.functions.is_identity` (SymPy simplifies the difference to 0, within a
+time limit); failing that, it compares the two expressions at random points, re-evaluating with
+50 digits any point where double precision disagrees (so an equal expression that cancels badly
+in floats is not rejected). An expression that agrees at every point but resists SymPy's
+simplification is accepted, and the result says so. When the expressions differ, the hint names
+the likely mistake: one of the exercise's known wrong forms, a flipped sign, a missing factor or
+an extra additive term. A matrix, an undefined value (``zoo``, ``nan``) or an integral SymPy
+cannot compute is named as such; an error of the checker's own code is a checker error, not
+the student's.
 
 Symbols are matched by name, so a student may create them with other assumptions
 (``sp.Symbol("x")`` for the exercise's ``sp.Symbol("x", real=True)``).
@@ -27,12 +31,17 @@ import sympy as sp
 
 from mlteach.symbolic.functions import is_identity
 
-from .feedback import CheckResult, Failure, run_cases
+from .feedback import CheckResult, Failure, TimeUp, run_cases, time_limit
 
-__all__ = ["check_expression", "POINTS"]
+__all__ = ["check_expression", "POINTS", "EXACT_TIME_LIMIT", "DIGITS"]
 
 #: Random points at which two expressions are compared.
 POINTS = 8
+#: Seconds SymPy may spend proving an equality (or evaluating an integral) before the checker
+#: falls back to numbers.
+EXACT_TIME_LIMIT = 5.0
+#: Significant digits of the re-evaluation of points where double precision disagrees.
+DIGITS = 50
 _RTOL, _ATOL = 1e-7, 1e-10
 _SIMPLE = 6  # operations in a factor or term short enough to show in a hint
 _SIMPLIFY_LIMIT = 40  # operations (both expressions) above which no wrong answer is simplified (slow)
@@ -115,12 +124,78 @@ def _diagnose(student: sp.Expr, reference: sp.Expr, theirs: np.ndarray, expected
             "term by term.")
 
 
+def _parse(submission, by_name: Mapping[str, sp.Symbol]) -> sp.Expr:
+    """The submission as a scalar SymPy expression in the exercise's symbols, its unevaluated
+    integrals, derivatives, sums and limits evaluated; a :class:`Failure` naming what is wrong."""
+    if isinstance(submission, (sp.MatrixBase, list, tuple, np.ndarray)):
+        kind = "Matrix" if isinstance(submission, sp.MatrixBase) else type(submission).__name__
+        raise Failure(f"a {kind}, not a single expression",
+                      "the answer is one scalar expression: take the entry you mean (for example m[0]) "
+                      "instead of the whole matrix or list.")
+    try:
+        expr = sp.sympify(submission)
+    except (sp.SympifyError, TypeError) as error:
+        raise Failure(f"not a SymPy expression: {error}",
+                      "give a SymPy expression built from the exercise's symbols.") from error
+    if not isinstance(expr, sp.Expr):
+        raise Failure(f"a {type(expr).__name__}, not an expression",
+                      "give an expression (for example 1 / (1 + sp.exp(-g))), not an equation, a boolean or a set.")
+    unevaluated = (sp.Integral, sp.Derivative, sp.Sum, sp.Product, sp.Limit)
+    if expr.has(*unevaluated):
+        try:
+            with time_limit(EXACT_TIME_LIMIT):
+                expr = expr.doit()
+        except TimeUp:
+            raise Failure(f"SymPy could not evaluate the unevaluated integral (sum, limit) within {EXACT_TIME_LIMIT:g} s",
+                          "carry out the integral (sum, limit) by hand and enter the closed form.") from None
+        left = sorted({type(atom).__name__ for atom in expr.atoms(*unevaluated)})
+        if left:
+            raise Failure(f"contains an unevaluated {', '.join(left)} that SymPy cannot compute",
+                          "carry out the integral (sum, limit) by hand and enter the closed form.")
+    undefined = [name for atom, name in ((sp.zoo, "zoo (complex infinity)"), (sp.nan, "nan"),
+                                         (sp.oo, "oo (infinity)"), (-sp.oo, "-oo")) if expr.has(atom)]
+    if undefined:
+        raise Failure(f"contains {', '.join(undefined)}",
+                      "SymPy writes zoo for a division by zero (1/0, or 1/x with x = 0 substituted) and nan "
+                      "for 0/0 or oo - oo: find where your expression divides by zero.")
+    unknown = sorted(s.name for s in expr.free_symbols if s.name not in by_name)
+    if unknown:
+        raise Failure(f"unknown symbols {', '.join(unknown)}",
+                      f"build the expression from the exercise's symbols only: {', '.join(by_name)}.")
+    return expr.xreplace({s: by_name[s.name] for s in expr.free_symbols})
+
+
+def _proved_equal(expr: sp.Expr, reference: sp.Expr) -> bool:
+    """True if SymPy rewrites ``expr - reference`` to 0 within :data:`EXACT_TIME_LIMIT` seconds."""
+    try:
+        with time_limit(EXACT_TIME_LIMIT):
+            return is_identity(expr, reference)
+    except TimeUp:
+        return False
+
+
+def _agree_exactly_enough(expr: sp.Expr, reference: sp.Expr, values: dict[sp.Symbol, np.ndarray],
+                          index: np.ndarray) -> bool:
+    """Whether the two expressions agree at the points ``index`` when evaluated with
+    :data:`DIGITS` significant digits (no loss to cancellation in double precision)."""
+    for i in index:
+        point = {s: sp.Float(float(v[i]), DIGITS) for s, v in values.items()}
+        a, b = (complex(e.evalf(DIGITS, subs=point)) for e in (expr, reference))
+        if not np.isclose(a, b, rtol=_RTOL, atol=_ATOL):
+            return False
+    return True
+
+
 def check_expression(student, reference: sp.Expr, symbols: Sequence[sp.Symbol], *,
                      exercise: str = "your expression", mistakes: Sequence[tuple[sp.Expr, str]] = (),
                      ranges: Mapping[str, tuple[float, float]] | None = None,
                      points: int = POINTS) -> CheckResult:
     """Compare the SymPy expression ``student`` with ``reference``, a function of ``symbols``.
 
+    The comparison is exact where SymPy can prove it (the difference rewrites to 0 within
+    :data:`EXACT_TIME_LIMIT` s); otherwise numeric at ``points`` random points, where a
+    disagreement in double precision is re-evaluated with :data:`DIGITS` digits before it
+    counts (an equal expression that cancels badly in floats is accepted).
     ``mistakes``: known wrong forms ``(expression, hint)``, tried first when the answer is
     wrong. ``ranges``: sampling interval per symbol name (default (0.5, 3) for positive
     symbols, (-2, 2) otherwise). ``student=None`` is the stub: "not implemented yet"."""
@@ -129,38 +204,30 @@ def check_expression(student, reference: sp.Expr, symbols: Sequence[sp.Symbol], 
     state: dict[str, sp.Expr] = {}  # the parsed submission, shared by the cases
 
     def uses_the_exercise_symbols(submission) -> str:
-        try:
-            expr = sp.sympify(submission)
-        except (sp.SympifyError, TypeError) as error:
-            raise Failure(f"not a SymPy expression: {error}",
-                          "give a SymPy expression built from the exercise's symbols.") from error
-        unknown = sorted(s.name for s in expr.free_symbols if s.name not in by_name)
-        if unknown:
-            raise Failure(f"unknown symbols {', '.join(unknown)}",
-                          f"build the expression from the exercise's symbols only: {', '.join(by_name)}.")
-        state["expr"] = expr.xreplace({s: by_name[s.name] for s in expr.free_symbols})
-        return f"uses {', '.join(sorted(s.name for s in expr.free_symbols)) or 'no symbols'}"
+        state["expr"] = _parse(submission, by_name)
+        return f"uses {', '.join(sorted(s.name for s in state['expr'].free_symbols)) or 'no symbols'}"
 
-    def equal_at_random_points(submission) -> str:
+    def equal_to_the_reference(submission) -> str:
+        expr = state["expr"]
+        if _proved_equal(expr, reference):
+            return "SymPy simplifies the difference to 0 (exact)"
         values = _sample_values(symbols, ranges, points)
-        theirs, expected = _evaluate(state["expr"], values), _evaluate(reference, values)
+        theirs, expected = _evaluate(expr, values), _evaluate(reference, values)
         valid = np.isfinite(expected)
         agree = _close(theirs, expected)
-        if not np.all(agree[valid]):
-            first = int(np.flatnonzero(valid & ~agree)[0])
+        disagree = np.flatnonzero(valid & ~agree)
+        if disagree.size and _agree_exactly_enough(expr, reference, values, disagree):
+            return (f"agrees with the reference at {int(valid.sum())} random points, evaluated with {DIGITS} "
+                    "digits where double precision loses digits to cancellation")
+        if disagree.size:
+            first = int(disagree[0])
             point = ", ".join(f"{s.name} = {values[s][first]:.3g}" for s in symbols)
             valid_values = {s: v[valid] for s, v in values.items()}
-            hint = _diagnose(state["expr"], reference, theirs[valid], expected[valid], mistakes, valid_values)
+            hint = _diagnose(expr, reference, theirs[valid], expected[valid], mistakes, valid_values)
             raise Failure(f"at {point}: yours {_format(theirs[first])}, expected {_format(expected[first])}", hint)
-        return f"agrees with the reference at {int(valid.sum())} random points"
-
-    def exact(submission) -> str:
-        if is_identity(state["expr"], reference):
-            return "SymPy simplifies the difference to 0"
-        return ("SymPy could not simplify the difference to 0; accepted on the numeric agreement "
-                f"at {points} random points")
+        return (f"agrees with the reference at {int(valid.sum())} random points; SymPy could not simplify the "
+                "difference to 0, so it is accepted on the numeric agreement")
 
     cases = {"uses the exercise's symbols": uses_the_exercise_symbols,
-             "equal to the reference at random points": equal_at_random_points,
-             "exact equality": exact}
+             "equal to the reference": equal_to_the_reference}
     return run_cases(exercise, student, cases, stop_at_failure=True)
