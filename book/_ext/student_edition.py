@@ -1,7 +1,9 @@
 """The student edition of the book.
 
 - Every notebook page offers its *student notebook* (solutions removed, checker calls kept;
-  see :mod:`mlteach.exercises.export`) in the download menu, next to the full ``.ipynb``.
+  see :mod:`mlteach.exercises.export`) in the download menu, next to the full ``.ipynb``; an
+  exercise page also offers it in Colab, and the menu's PDF entry is the whole book
+  (``scripts/build_pdf.sh``), not the print of one page.
 - ``MLTEACH_STUDENT_EDITION=1`` builds the book with every solution removed from the sources
   as they are read (the same rule as the student notebooks; sphinx-exercise's own
   ``hide_solutions`` leaves gated solutions' content on the page); ``scripts/build_book.sh
@@ -17,12 +19,13 @@ import nbformat
 from sphinx.application import Sphinx
 
 from mlteach.exercises.export import strip_solutions, student_notebook
+from mlteach.exercises.publishing import Publication
 
 FOLDER = "student-notebooks"
 
 
 def remove_solutions(app: Sphinx, docname: str, source: list[str]) -> None:
-    source[0] = strip_solutions(source[0])
+    source[0] = strip_solutions(source[0], str(app.env.doc2path(docname)))
 
 
 def add_student_notebook(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
@@ -42,6 +45,16 @@ def add_student_notebook(app: Sphinx, pagename: str, templatename: str, context:
                 "icon": "fas fa-graduation-cap",
                 "label": "download-student-notebook-button",
             })
+            if pagename.endswith("_exercises"):  # exported and published on the student-notebooks branch
+                colab = Publication.from_config(Path(app.confdir) / "_config.yml").colab_url(f"{Path(pagename).name}.ipynb")
+                button["buttons"].insert(2, {"type": "link", "url": colab, "text": "Colab",
+                                             "tooltip": "Open the student notebook in Colab", "icon": "fas fa-rocket",
+                                             "label": "colab-student-notebook-button"})
+            for entry in button["buttons"]:
+                if entry.get("label") == "download-pdf-button":  # the whole book, not one page
+                    entry.update(type="link", url=context["pathto"]("mlteach.pdf", 1), text="book .pdf",
+                                 tooltip="Download the whole book as a PDF")
+                    entry.pop("javascript", None)
 
 
 def setup(app: Sphinx) -> dict:
