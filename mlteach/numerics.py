@@ -175,7 +175,7 @@ def loss_curves(scale: float, dtype: str, points: int = 61) -> dict[str, np.ndar
     exact = F.softplus(-_line(scale, torch.float64, points))
     logits = _line(scale, DTYPES[dtype], points)
     curves = {"exact (float64)": exact,
-              f"softplus(-x) in {dtype}": F.softplus(-logits),
+              "softplus(-x) (log space)": F.softplus(-logits),
               "-log(σ(x) + 1e-8)": log_with_epsilon(logits),
               "log(1 + exp(-x))": log_of_exp(logits)}
     return {name: (values.to(torch.float64) / scale).numpy() for name, values in curves.items()}

@@ -91,7 +91,7 @@ def test_error_sweep_finds_the_broken_regions_and_spares_the_log_space_forms():
 def test_loss_curves_show_the_naive_forms_failing():
     curves = loss_curves(1000.0, "float32")
     exact = curves["exact (float64)"]
-    assert np.allclose(curves["softplus(-x) in float32"], exact, atol=1e-6)
+    assert np.allclose(curves["softplus(-x) (log space)"], exact, atol=1e-6)
     assert np.isinf(curves["log(1 + exp(-x))"][0])
     assert curves["-log(σ(x) + 1e-8)"][0] == pytest.approx(-math.log(1e-8) / 1000, rel=1e-4)
 
