@@ -34,7 +34,7 @@ def threshold_explorer(probabilities: Mapping[str, torch.Tensor], targets,
     moves a marker along the threshold axis and reads the three numbers there."""
     if len(probabilities) != 2:
         raise ValueError(f"threshold_explorer compares two methods, got {list(probabilities)}")
-    x = np.linspace(0.0, 1.0, 51)
+    x = np.linspace(0.0, 0.96, 49)  # above, few labels are predicted and precision is noise
     curves = {name: threshold_curves(values, targets, x) for name, values in probabilities.items()}
     first = next(iter(probabilities))
 
