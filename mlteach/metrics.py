@@ -411,6 +411,8 @@ def pseudo_label_precision_recall(pseudo_targets, targets, true_targets, label: 
     >>> pseudo_label_precision_recall(pseudo, observed, truth)
     PseudoLabelQuality(precision=0.5, recall=0.5, count=2)
     """
+    if not (_is_number(label) and label in (0, 1)):
+        raise ValueError(f"label must be 0 (negative pseudo-labels) or 1 (positive), got {label!r}")
     pseudo = _as_tensor(pseudo_targets, "pseudo_targets")
     targets, truth = _as_tensor(targets, "targets"), _as_tensor(true_targets, "true_targets")
     if not (pseudo.shape == targets.shape == truth.shape):

@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-__all__ = ["DTYPES", "PATTERNS", "Pattern", "error_sweep", "failure_table", "loss_curves",
+__all__ = ["DTYPES", "PATTERNS", "Pattern", "error_sweep", "gradient_errors", "failure_table", "loss_curves",
            "log_with_epsilon", "log_of_exp", "constant_masked_logsumexp", "masked_logsumexp",
            "mean_over_set", "naive_mean_over_set", "negative_log_of_complement", "dtype_limits"]
 
@@ -166,6 +166,30 @@ def error_sweep(scales: Sequence[float] = tuple(np.logspace(0, 4, 33)), dtypes: 
                     rows.append({"pattern": pattern.name, "form": form, "dtype": dtype, "scale": float(scale),
                                  "error": error, "broken": broken})
     return pd.DataFrame(rows)
+
+
+def gradient_errors(scale: float = 30.0, dtypes: Sequence[str] = tuple(DTYPES), points: int = 41) -> pd.DataFrame:
+    """What one training step would receive: the gradient of each pattern's summed values with
+    respect to the logits ``scale * linspace(-1, 1, points)``, naive and log-space, in each
+    dtype, against the float64 gradient of the log-space form. One row per (pattern, dtype)
+    with the error of each form's gradient (as in :func:`error_sweep`; ``inf`` when it holds a
+    NaN or infinity, which a step would write into the weights)."""
+    rows = []
+    for pattern in PATTERNS:
+        exact = _line(scale, torch.float64, points).requires_grad_()
+        pattern.log_space(exact).sum().backward()
+        reference = exact.grad
+        row = {"pattern": pattern.name}
+        for dtype in dtypes:
+            for form, fn in (("naive", pattern.naive), ("log-space", pattern.log_space)):
+                logits = _line(scale, DTYPES[dtype], points).requires_grad_()
+                fn(logits).sum().backward()
+                error, broken = _error(logits.grad, reference)
+                row[(dtype, form)] = math.inf if broken else error
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("pattern")
+    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["dtype", "form"])
+    return table
 
 
 def loss_curves(scale: float, dtype: str, points: int = 61) -> dict[str, np.ndarray]:

@@ -314,3 +314,10 @@ def test_group_average_precision_refuses_bad_group_thresholds(name, value):
     scores, targets = _random_case(2, c=3)
     with pytest.raises(ValueError, match=f"{name} must be a finite number >= 0"):
         group_average_precision(scores, targets, [500, 50, 5], **{name: value})
+
+
+@pytest.mark.parametrize("label", [0.5, True, float("nan"), -1])
+def test_pseudo_label_quality_refuses_a_label_other_than_zero_or_one(label):
+    targets = torch.tensor([[1.0, -1.0]])
+    with pytest.raises(ValueError, match="label must be 0 .* or 1"):
+        pseudo_label_precision_recall(torch.tensor([[float("nan"), 0.2]]), targets, torch.tensor([[1.0, 0.0]]), label)

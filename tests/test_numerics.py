@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from mlteach.losses._label_sets import SetLSE, set_logsumexp
 from mlteach.numerics import (DTYPES, constant_masked_logsumexp, dtype_limits, error_sweep, failure_table,
-                              log_of_exp, log_with_epsilon, loss_curves, masked_logsumexp, mean_over_set,
+                              gradient_errors, log_of_exp, log_with_epsilon, loss_curves, masked_logsumexp, mean_over_set,
                               naive_mean_over_set, negative_log_of_complement)
 
 
@@ -112,3 +112,14 @@ def test_failure_table_reproduces_each_failure_and_mlteach_avoids_it():
     for failure in ("masks of 1e12 overflow half precision", "ASL NaN under mixed precision"):
         assert table.loc[failure, "naive result"] == "nan"
         assert math.isfinite(float(table.loc[failure, "mlteach result"].split(": ")[1]))
+
+
+def test_gradient_errors_show_what_a_training_step_receives():
+    table = gradient_errors(scale=100.0)
+    assert (table.xs("log-space", axis=1, level="form") < 0.01).all().all()
+    assert table.loc["exp before log", ("float32", "naive")] == math.inf
+    assert table.loc["epsilon inside a log", ("float32", "naive")] == pytest.approx(0.5, abs=0.01)  # gradient 0, not -1
+    assert table.loc["large-constant mask", ("float32", "naive")] > 0.9
+    assert table.loc["mask constant 1e12", ("float16", "naive")] == math.inf
+    assert table.loc["mask constant 1e12", ("float32", "naive")] < 1e-6
+    assert (table.loc["mean over an empty set"].xs("naive", level="form") == math.inf).all()
