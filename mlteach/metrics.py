@@ -328,7 +328,8 @@ def _best_f1_threshold(scores: torch.Tensor, positive: torch.Tensor) -> tuple[fl
     f1 = torch.where(ends_group, 2 * tp / (predicted + hit.sum()), -1.0)
     best = int(torch.argmax(f1))
     below = score[best + 1] if best + 1 < len(score) else score[best] - 1.0
-    return float((score[best] + below) / 2), float(f1[best])
+    halfway = float((score[best] + below) / 2)
+    return (halfway if math.isfinite(halfway) else float(score[best])), float(f1[best])
 
 
 def f1_optimal_thresholds(scores, targets, per_class: bool = True) -> torch.Tensor:
@@ -338,7 +339,8 @@ def f1_optimal_thresholds(scores, targets, per_class: bool = True) -> torch.Tens
     ``per_class=True``: each class its own threshold, maximising that class's F1 (a class
     without a known positive gets the global threshold); ``False``: one threshold for every
     class, maximising micro F1. Each threshold lies halfway between the lowest score predicted
-    positive and the next lower score, so it does not sit on a validation score.
+    positive and the next lower score, so it does not sit on a validation score (the lowest
+    score itself where the halfway point is infinite).
 
     >>> f1_optimal_thresholds([[0.75, 0.25], [0.5, 0.75], [0.25, 0.0]], [[1, 0], [1, 1], [0, 0]]).tolist()
     [0.375, 0.5]

@@ -247,6 +247,9 @@ def test_f1_optimal_threshold_sits_between_scores():
     assert thresholds.tolist() == [0.375, 0.5]
     with pytest.raises(ValueError, match="at least one known positive"):
         f1_optimal_thresholds([[0.2]], [[0]])
+    infinite = f1_optimal_thresholds([[np.inf], [3.0], [-np.inf]], [[1], [1], [0]])  # logits may be infinite
+    assert infinite.tolist() == [3.0]
+    assert f1_scores([[np.inf], [3.0], [-np.inf]], [[1], [1], [0]], threshold=infinite).micro == 1.0
 
 
 @pytest.mark.parametrize("seed", SEEDS)
