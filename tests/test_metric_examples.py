@@ -20,7 +20,8 @@ def scores_and_targets():
 def test_each_shift_leaves_its_own_map_unchanged(scores_and_targets):
     logits, targets = scores_and_targets
     base = every_metric(logits, targets)
-    by_class, by_sample = every_metric(shift_scores(logits, "class"), targets), every_metric(shift_scores(logits, "sample"), targets)
+    by_class = every_metric(shift_scores(logits, "class"), targets)
+    by_sample = every_metric(shift_scores(logits, "sample"), targets)
     assert by_class["mAP@class"] == pytest.approx(base["mAP@class"])
     assert by_sample["mAP@sample"] == pytest.approx(base["mAP@sample"])
     assert by_class["mAP@sample"] != pytest.approx(base["mAP@sample"])

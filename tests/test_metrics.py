@@ -263,7 +263,8 @@ def test_reliability_bins_equal_sklearn_calibration_curve(seed):
     frequency, confidence = calibration_curve(targets[known], probabilities[known], n_bins=8, strategy="uniform")
     filled = result.count > 0
     assert result.count.sum() == known.sum()
-    assert result.frequency[filled] == pytest.approx(frequency) and result.confidence[filled] == pytest.approx(confidence)
+    assert result.frequency[filled] == pytest.approx(frequency)
+    assert result.confidence[filled] == pytest.approx(confidence)
     assert np.isnan(result.frequency[~filled]).all()
     expected = np.sum(result.count[filled] * np.abs(frequency - confidence)) / known.sum()
     assert expected_calibration_error(probabilities, targets, bins=8) == pytest.approx(expected)

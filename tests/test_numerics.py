@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from mlteach.losses._label_sets import SetLSE, set_logsumexp
 from mlteach.numerics import (DTYPES, constant_masked_logsumexp, dtype_limits, error_sweep, failure_table,
-                              gradient_errors, log_of_exp, log_with_epsilon, loss_curves, masked_logsumexp, mean_over_set,
+                              gradient_errors, log_of_exp, log_with_epsilon, loss_curves, masked_logsumexp,
+                              mean_over_set,
                               naive_mean_over_set, negative_log_of_complement)
 
 
