@@ -31,6 +31,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from .losses import asymmetric_loss, entropy_maximization_loss, two_way_loss
+
 __all__ = ["DTYPES", "PATTERNS", "Pattern", "error_sweep", "gradient_errors", "failure_table", "loss_curves",
            "log_with_epsilon", "log_of_exp", "constant_masked_logsumexp", "masked_logsumexp",
            "mean_over_set", "naive_mean_over_set", "negative_log_of_complement", "dtype_limits"]
@@ -225,8 +227,6 @@ def failure_table() -> pd.DataFrame:
     """Failures reported against the papers' code, each reproduced with the naive form and
     computed again with :mod:`mlteach.losses`: columns failure, cause, naive result, mlteach
     result (every result is computed here, none is typed)."""
-    from mlteach.losses import asymmetric_loss, entropy_maximization_loss, two_way_loss
-
     half_logits = torch.tensor([[12.0, -3.0, 9.0, 2.0]], dtype=torch.float16)
     targets = torch.tensor([[1.0, 0.0, 0.0, 1.0]])
     member = (targets == 1).to(torch.float16)
