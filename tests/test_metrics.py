@@ -5,10 +5,13 @@ import math
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import average_precision_score, f1_score
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score
 
-from mlteach.metrics import (UndefinedMetricWarning, average_precision, class_average_precisions, f1_scores,
-                             group_average_precision, pseudo_label_precision_recall)
+from mlteach.metrics import (UndefinedMetricWarning, average_precision, class_average_precisions,
+                             expected_calibration_error, f1_optimal_thresholds, f1_scores, group_average_precision,
+                             predict_labels, predict_top_k, prediction_scores, pseudo_label_precision_recall,
+                             reliability_bins)
 
 SEEDS = range(12)
 
@@ -192,3 +195,133 @@ def test_pseudo_label_precision_and_recall():
     with pytest.warns(UndefinedMetricWarning):
         empty = pseudo_label_precision_recall(torch.full((2, 4), nan), targets, truth)
     assert math.isnan(empty.precision) and empty.count == 0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_per_class_thresholds_and_prediction_scores_equal_sklearn(seed):
+    rng = np.random.default_rng(seed)
+    probabilities = rng.random((40, 5))
+    targets = (rng.random((40, 5)) < 0.35).astype(int)
+    thresholds = rng.uniform(0.2, 0.8, size=5)
+    predicted = (probabilities >= thresholds).astype(int)
+    assert np.array_equal(predict_labels(probabilities, thresholds).numpy(), predicted.astype(bool))
+    result = prediction_scores(predicted, targets)
+    assert result.precision == pytest.approx(precision_score(targets, predicted, average="micro", zero_division=0))
+    assert result.recall == pytest.approx(recall_score(targets, predicted, average="micro", zero_division=0))
+    assert result.micro_f1 == pytest.approx(f1_score(targets, predicted, average="micro", zero_division=0))
+    assert result.macro_f1 == pytest.approx(f1_score(targets, predicted, average="macro", zero_division=0))
+    assert f1_scores(probabilities, targets, threshold=thresholds) == pytest.approx(
+        (result.micro_f1, result.macro_f1))
+
+
+def test_top_k_keeps_the_k_highest_scores_of_each_sample():
+    scores = np.array([[0.1, 0.7, 0.3, 0.9], [5.0, -1.0, 2.0, 0.0]])
+    assert predict_top_k(scores, 1).numpy().tolist() == [[False, False, False, True], [True, False, False, False]]
+    assert predict_top_k(scores, 4).all()
+    assert (predict_top_k(np.random.default_rng(0).random((30, 6)), 2).sum(1) == 2).all()
+
+
+def _brute_force_best_f1(scores, positive, candidates):
+    return max(f1_score(positive, scores >= t, zero_division=0) for t in candidates)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_f1_optimal_thresholds_reach_the_best_f1_of_any_threshold(seed):
+    scores, targets = _random_case(seed, n=50, c=5, unknown=0.2, levels=8)
+    scores = scores + np.random.default_rng(seed).normal(0, 0.01, scores.shape) * (seed % 2)  # ties or not
+    candidates = np.concatenate([np.unique(scores), [np.inf]])
+    per_class = f1_optimal_thresholds(scores, targets).numpy()
+    for c in range(1, 5):  # class 0 has no positive
+        known = targets[:, c] != -1
+        s, y = scores[known, c], targets[known, c] == 1
+        assert f1_score(y, s >= per_class[c], zero_division=0) == pytest.approx(_brute_force_best_f1(s, y, candidates))
+    known = targets != -1
+    shared = f1_optimal_thresholds(scores, targets, per_class=False).numpy()
+    assert np.all(shared == shared[0]) and per_class[0] == shared[0]
+    s, y = scores[known], targets[known] == 1
+    assert f1_score(y, s >= shared[0]) == pytest.approx(_brute_force_best_f1(s, y, candidates))
+
+
+def test_f1_optimal_threshold_sits_between_scores():
+    thresholds = f1_optimal_thresholds([[0.75, 0.25], [0.5, 0.75], [0.25, 0.0]], [[1, 0], [1, 1], [0, 0]])
+    assert thresholds.tolist() == [0.375, 0.5]
+    with pytest.raises(ValueError, match="at least one known positive"):
+        f1_optimal_thresholds([[0.2]], [[0]])
+    infinite = f1_optimal_thresholds([[np.inf], [3.0], [-np.inf]], [[1], [1], [0]])  # logits may be infinite
+    assert infinite.tolist() == [3.0]
+    assert f1_scores([[np.inf], [3.0], [-np.inf]], [[1], [1], [0]], threshold=infinite).micro == 1.0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_reliability_bins_equal_sklearn_calibration_curve(seed):
+    rng = np.random.default_rng(seed)
+    probabilities = rng.random((60, 4)) ** 2
+    targets = (rng.random((60, 4)) < probabilities).astype(float)
+    targets[rng.random((60, 4)) < 0.1] = -1
+    known = targets != -1
+    result = reliability_bins(probabilities, targets, bins=8)
+    frequency, confidence = calibration_curve(targets[known], probabilities[known], n_bins=8, strategy="uniform")
+    filled = result.count > 0
+    assert result.count.sum() == known.sum()
+    assert result.frequency[filled] == pytest.approx(frequency)
+    assert result.confidence[filled] == pytest.approx(confidence)
+    assert np.isnan(result.frequency[~filled]).all()
+    expected = np.sum(result.count[filled] * np.abs(frequency - confidence)) / known.sum()
+    assert expected_calibration_error(probabilities, targets, bins=8) == pytest.approx(expected)
+
+
+def test_calibrated_probabilities_have_small_ece():
+    rng = np.random.default_rng(0)
+    probabilities = rng.random((4000, 5))
+    calibrated = (rng.random((4000, 5)) < probabilities).astype(float)
+    assert expected_calibration_error(probabilities, calibrated) < 0.02
+    assert expected_calibration_error(probabilities, 1 - calibrated) > 0.4
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), float("inf"), -float("inf"), True, "0.5", [0.5, float("nan")],
+                                       [0.5], [True, False]])
+def test_bad_thresholds_are_refused_naming_the_parameter(threshold):
+    with pytest.raises(ValueError, match="threshold must be a finite number"):
+        f1_scores(np.array([[0.9, 0.1]]), np.array([[1, 0]]), threshold=threshold)
+
+
+@pytest.mark.parametrize("k", [0, 4, 1.5, True, float("nan")])
+def test_bad_k_is_refused_naming_the_range(k):
+    with pytest.raises(ValueError, match="k must be an integer from 1 to the number of classes 3"):
+        predict_top_k(np.zeros((2, 3)), k)
+
+
+@pytest.mark.parametrize("bins", [0, 2.5, True, float("inf")])
+def test_bad_bins_and_probabilities_are_refused(bins):
+    with pytest.raises(ValueError, match="bins must be an integer >= 1"):
+        reliability_bins(np.full((2, 2), 0.5), np.ones((2, 2)), bins=bins)
+    with pytest.raises(ValueError, match=r"probabilities must lie in \[0, 1\]"):
+        reliability_bins(np.full((2, 2), 1.5), np.ones((2, 2)))
+
+
+def test_predictions_must_be_zero_or_one():
+    with pytest.raises(ValueError, match="predicted must hold 0 or 1"):
+        prediction_scores(np.full((2, 2), 0.5), np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("counts", [[500, -1, 5], [500, float("nan"), 5], [500, float("inf"), 5], [True, False, True],
+                                    ["a", "b", "c"]])
+def test_group_average_precision_refuses_bad_class_counts(counts):
+    scores, targets = _random_case(2, c=3)
+    with pytest.raises(ValueError, match="class_counts must be a sequence of finite numbers >= 0"):
+        group_average_precision(scores, targets, counts)
+
+
+@pytest.mark.parametrize("name", ["head_min", "tail_below"])
+@pytest.mark.parametrize("value", [float("nan"), -1.0, True, float("inf")])
+def test_group_average_precision_refuses_bad_group_thresholds(name, value):
+    scores, targets = _random_case(2, c=3)
+    with pytest.raises(ValueError, match=f"{name} must be a finite number >= 0"):
+        group_average_precision(scores, targets, [500, 50, 5], **{name: value})
+
+
+@pytest.mark.parametrize("label", [0.5, True, float("nan"), -1])
+def test_pseudo_label_quality_refuses_a_label_other_than_zero_or_one(label):
+    targets = torch.tensor([[1.0, -1.0]])
+    with pytest.raises(ValueError, match="label must be 0 .* or 1"):
+        pseudo_label_precision_recall(torch.tensor([[float("nan"), 0.2]]), targets, torch.tensor([[1.0, 0.0]]), label)
