@@ -59,13 +59,18 @@ def assert_finite_and_close_to_float64(loss, logits, targets, close=True):
                                atol=tolerance * float(reference_grad.abs().max().clamp(min=1e-3)))
 
 
+#: Large Loss rejects the k largest losses: float32 rounding can make or break a tie at the
+#: k-th loss and so change the selection (a jump, not an error); only finiteness is asked
+DISCONTINUOUS = ("LL-R", "LL-Ct")
+
+
 @pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
 @pytest.mark.parametrize("name", ALL_LOSSES)
 def test_finite_and_close_to_float64_at_every_scale(name, dtype):
     @settings(max_examples=10, deadline=None, derandomize=True)
     @given(problems(dtype))
     def check(problem):
-        assert_finite_and_close_to_float64(ALL_LOSSES[name], *problem)
+        assert_finite_and_close_to_float64(ALL_LOSSES[name], *problem, close=name not in DISCONTINUOUS)
 
     check()
 
