@@ -220,7 +220,7 @@ class _ClosedFormElementwise(torch.autograd.Function):
             return (values.sum(dim=1) if sum_rows else values), local_grad
 
         values, local_grad = map_row_blocks(block, logits, *operands)
-        ctx.gradient, ctx.operands = gradient, operands
+        ctx.gradient = gradient
         ctx.save_for_backward(local_grad, logits)
         return values
 
@@ -228,7 +228,7 @@ class _ClosedFormElementwise(torch.autograd.Function):
     def backward(ctx, grad_values):
         local_grad, logits = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable
-            local_grad = ctx.gradient(logits, *ctx.operands)
+            local_grad = ctx.gradient(logits)
         if grad_values.dim() == 1:  # per-row sums: d sum_j v_ij / d x_ij = local_grad_ij
             grad_values = grad_values.unsqueeze(1)
         return local_grad * grad_values, None, None, None, None
@@ -241,8 +241,9 @@ def elementwise_closed_form(kernel, gradient, logits: torch.Tensor, *operands,
 
     ``values[i, j]`` must depend on ``x[i, j]`` and on row i of the ``[B, C]`` operands only;
     ``local_grad`` is ``d values / d x`` entry by entry (``None`` when ``need_grad`` is false).
-    ``gradient(x, *operands)`` returns the same local gradient from differentiable, out-of-place
-    operations; it is used only for second derivatives (double backward). Returns the
+    ``gradient(x)`` returns the same local gradient from differentiable, out-of-place
+    operations (it captures the labels it needs, not the kernel's temporaries, which are freed
+    after the forward pass); it is used only for second derivatives (double backward). Returns the
     ``[B, C]`` values, or with ``sum_rows`` their ``[B]`` row sums (no full-size values tensor
     is then made; reduce them with ``denominator=B * C``). The kernel runs without autograd,
     so it may work in place on its own temporaries (never on its inputs)."""

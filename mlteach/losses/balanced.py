@@ -160,8 +160,8 @@ def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0,
                 d_margin.mul_(alpha_t)
         return values, d_margin
 
-    def gradient(x, targets):
-        positive = _positive_indicator(targets, x.dtype)
+    def gradient(x):
+        positive = _positive_indicator(targets.detach(), x.dtype)
         sign = positive * 2 - 1
         grad = sign * _focal_gradient(x * sign, gamma)
         return grad if alpha is None else grad * alpha_weight(positive)
@@ -234,8 +234,8 @@ def asymmetric_loss(logits: torch.Tensor, targets: torch.Tensor, gamma_neg: floa
             neg_grad.mul_(log_not_shifted >= log_eps)
         return values, p.sub_(1).mul_(pos_part).addcmul_(neg_grad, neg_part)
 
-    def gradient(x, targets):  # the kernel's gradient, in differentiable operations
-        positive = _positive_indicator(targets, x.dtype)
+    def gradient(x):  # the kernel's gradient, in differentiable operations
+        positive = _positive_indicator(targets.detach(), x.dtype)
         log_p, p, not_p = F.logsigmoid(x), torch.sigmoid(x), torch.sigmoid(-x)
         pos_grad = _differentiable_power(not_p, gamma_pos) * (p - 1) * (log_p >= log_eps)
         if clip > 0:
@@ -332,8 +332,8 @@ def distribution_balanced_loss(logits: torch.Tensor, targets: torch.Tensor,
             d_margin.mul_(slope).mul_(scale)
         return values, d_margin
 
-    def gradient(x, targets):
-        slope, scale = factors(targets)
+    def gradient(x):
+        slope, scale = factors(targets.detach())
         margin = ((x + bias) * slope).clamp(-largest, largest)
         return _focal_gradient(margin, focal_gamma) * slope * scale
 

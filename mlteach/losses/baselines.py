@@ -66,10 +66,11 @@ def multilabel_softmax_loss(logits: torch.Tensor, targets: torch.Tensor, reducti
     check_logits_targets(logits, targets, name=name)
     check_settings(name, REDUCTION_SETTINGS, reduction=reduction)
     x = logits.to(compute_dtype(logits))
-    positive = membership(targets.to(x.dtype), "positive")
+    positive = membership(targets.detach().to(x.dtype), "positive")
     positives = positive.sum(1)
     (known,) = set_logsumexp(x, targets, (SetLSE("known", 1.0, 1),))
-    mean_positive_logit = (x * (positive / positives.clamp(min=1).unsqueeze(1))).sum(1)  # no overflow
+    # weights 1/|P| before the sum, so that the sum of positive logits cannot overflow
+    mean_positive_logit = (x * positive.div_(positives.clamp(min=1).unsqueeze(1))).sum(1)
     has_positive = positives > 0
     terms = torch.where(has_positive, known - mean_positive_logit, 0.0)
     return reduce(terms, reduction, has_positive.sum())

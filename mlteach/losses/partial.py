@@ -205,11 +205,11 @@ def _entropy_regularised_coefficients(targets, pseudo_targets, dtype, entropy_we
     return pos_coef, neg_coef, unknown.mul_(entropy_weight)
 
 
-def _entropy_regularised_gradient(entropy_weight: float, pseudo_weight: float = 0.0):
+def _entropy_regularised_gradient(targets, pseudo_targets, entropy_weight: float, pseudo_weight: float = 0.0):
     """The kernel's gradient ``(a + b) p - a - c x p (1 - p)`` in differentiable operations."""
 
-    def gradient(x, targets, pseudo_targets):
-        a, b, c = _entropy_regularised_coefficients(targets, pseudo_targets, x.dtype, entropy_weight,
+    def gradient(x):
+        a, b, c = _entropy_regularised_coefficients(targets.detach(), pseudo_targets, x.dtype, entropy_weight,
                                                     pseudo_weight)
         p = torch.sigmoid(x)
         return (a + b) * p - a - c * x * p * torch.sigmoid(-x)
@@ -269,7 +269,7 @@ def entropy_minimization_loss(logits: torch.Tensor, targets: torch.Tensor, alpha
     name = "entropy_minimization_loss"
     x = _prepare(logits, targets, reduction, name)
     check_settings(name, ENTROPY_MINIMIZATION_SETTINGS, alpha=alpha)
-    return closed_form_loss(_entropy_regularised_kernel(alpha), _entropy_regularised_gradient(alpha),
+    return closed_form_loss(_entropy_regularised_kernel(alpha), _entropy_regularised_gradient(targets, None, alpha),
                             x, targets, None, reduction=reduction)
 
 
@@ -310,8 +310,9 @@ def entropy_maximization_loss(logits: torch.Tensor, targets: torch.Tensor, alpha
             on_known = int((~torch.isnan(pseudo_targets) & (targets != -1)).sum())
             raise ValueError(f"{name}: pseudo_targets must be NaN on known entries (targets 1 "
                              f"or 0); found a pseudo-target on {on_known} known entries")
-    return closed_form_loss(_entropy_regularised_kernel(-alpha, beta), _entropy_regularised_gradient(-alpha, beta),
-                            x, targets, pseudo_targets, reduction=reduction)
+    gradient = _entropy_regularised_gradient(targets, pseudo_targets, -alpha, beta)
+    return closed_form_loss(_entropy_regularised_kernel(-alpha, beta), gradient, x, targets, pseudo_targets,
+                            reduction=reduction)
 
 
 def apl_pseudo_labels(probs: torch.Tensor, targets: torch.Tensor, pseudo_targets: torch.Tensor,
@@ -472,10 +473,11 @@ def _large_loss_kernel(cut, inclusive: bool, scheme: str):
             grad.sub_(flipped)
         return losses.addcmul_(x, flipped, value=-1), grad
 
-    def gradient(x, targets, losses, ranked):  # the kernel's gradient, differentiable
+    def gradient(x, targets):  # the kernel's gradient, differentiable (ranks recomputed, not kept)
         grad = torch.sigmoid(x) - targets.clamp_min(0).to(x.dtype)
         if cut is None:
             return grad
+        _, ranked, _ = _assume_negative_losses(x.detach(), targets)
         selected = (ranked >= cut if inclusive else ranked > cut).to(x.dtype)
         return grad * (1 - selected) if scheme == "LL-R" else grad - selected
 
@@ -546,7 +548,8 @@ def large_loss(logits: torch.Tensor, targets: torch.Tensor, rate: float | None =
         cut = threshold if threshold is not None else _kth_largest_unknown_loss(ranked, num_unknown,
                                                                                  rate)
     kernel, gradient = _large_loss_kernel(cut, threshold is None, scheme)
-    return closed_form_loss(kernel, gradient, x, targets, losses, ranked, reduction=reduction)
+    return closed_form_loss(kernel, lambda z: gradient(z, targets.detach()), x, targets, losses, ranked,
+                            reduction=reduction)
 
 
 def large_loss_rate(epoch: int, delta_rel: float, scheme: str = "LL-R") -> float:
