@@ -210,7 +210,8 @@ def test_run_cache_failures_are_named_and_recovered(tmp_path, tiny_data):
     with pytest.warns(UserWarning, match=r"result\.json: unusable finished run .*JSONDecodeError"):
         assert not train(CONFIG, data, tmp_path / "runs").from_cache
     (result.run_dir / "model.pt").write_bytes(b"garbage")
-    with pytest.raises(CorruptCacheFile, match=r"model\.pt: the run cache file cannot be read .*Delete the folder"):
+    with pytest.raises(CorruptCacheFile,
+                       match=r"model\.pt: the run cache file cannot be read .*Delete this file and run again"):
         result.load_model()
 
 

@@ -451,8 +451,9 @@ def _kth_largest_unknown_loss(ranked: torch.Tensor, num_unknown: int, rate: floa
 
 
 def _large_loss_kernel(cut, inclusive: bool, scheme: str):
-    """Kernel and differentiable gradient of Large Loss: AN loss and gradient per entry; entries whose ranked loss reaches ``cut`` (``>=`` when
-    ``inclusive``, else ``>``; known entries rank at -inf) are rejected or flipped to 1."""
+    """Kernel and differentiable gradient of Large Loss: AN loss and gradient per entry;
+    entries whose ranked loss reaches ``cut`` (``>=`` when ``inclusive``, else ``>``; known
+    entries rank at -inf) are rejected or flipped to 1."""
 
     def kernel(x, targets, losses, ranked, need_grad):
         positive = targets.clamp_min(0)
@@ -604,7 +605,8 @@ class DownWeightLoss(nn.Module):
 
     def __init__(self, assumed_negative_weight: float = 0.1, reduction: str = "mean"):
         super().__init__()
-        check_settings(type(self).__name__, DOWN_WEIGHT_SETTINGS, assumed_negative_weight=assumed_negative_weight, reduction=reduction)
+        check_settings(type(self).__name__, DOWN_WEIGHT_SETTINGS,
+                       assumed_negative_weight=assumed_negative_weight, reduction=reduction)
         self.assumed_negative_weight, self.reduction = assumed_negative_weight, reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -669,7 +671,8 @@ class LargeLoss(nn.Module):
     def __init__(self, rate: float | None = None, scheme: str = "LL-R", reduction: str = "mean",
                  threshold: float | None = None):
         super().__init__()
-        check_settings(type(self).__name__, LARGE_LOSS_SETTINGS, rate=rate, scheme=scheme, reduction=reduction, threshold=threshold)
+        check_settings(type(self).__name__, LARGE_LOSS_SETTINGS, rate=rate, scheme=scheme, reduction=reduction,
+                       threshold=threshold)
         self.rate, self.scheme, self.reduction, self.threshold = rate, scheme, reduction, threshold
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -66,7 +66,7 @@ class CorruptCacheFile(RunCacheError):
 
     def __init__(self, path: Path, problem: str) -> None:
         super().__init__(path, f"the run cache file cannot be read ({problem})",
-                         f"Delete the folder {path.parent} to train this run again.")
+                         "Delete this file and run again: what it held is computed anew.")
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 

@@ -44,9 +44,11 @@ def test_unreadable_result_is_moved_aside_and_the_run_trains_again(finished, con
 def test_unreadable_model_is_named_with_a_remedy_then_retrained(finished, content):
     result, data = finished
     (result.run_dir / "model.pt").write_bytes(content)
-    with pytest.raises(CorruptCacheFile, match=r"model\.pt: the run cache file cannot be read .*Delete the folder"):
+    with pytest.raises(CorruptCacheFile,
+                       match=r"model\.pt: the run cache file cannot be read .*Delete this file and run again"):
         result.load_model()
-    _retrained(result, data, r"unusable finished run \(model\.pt: .*moved result\.json to .*, model\.pt to model\.pt\.corrupt-")
+    _retrained(result, data,
+               r"unusable finished run \(model\.pt: .*moved result\.json to .*, model\.pt to model\.pt\.corrupt-")
     assert result.load_model() is not None
 
 
