@@ -8,9 +8,10 @@ bad input fails the same way everywhere, with a message that says what is wrong.
 from __future__ import annotations
 
 import math
+import numbers
+from typing import NamedTuple
 
 import torch
-from torch.autograd.function import once_differentiable
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -57,34 +58,87 @@ def check_soft_targets(soft: torch.Tensor, like: torch.Tensor, *, name: str, wha
         raise ValueError(f"{name}: {what} must lie in [0, 1] (NaN for 'none')")
 
 
-def check_reduction(reduction: str, *, name: str = "loss") -> None:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+class Range(NamedTuple):
+    """An interval of allowed values for a numeric hyper-parameter."""
+
+    low: float
+    high: float
+    low_closed: bool = True
+    high_closed: bool = True
+
+    def __contains__(self, value) -> bool:
+        above = value >= self.low if self.low_closed else value > self.low
+        below = value <= self.high if self.high_closed else value < self.high
+        return above and below
+
+    def __str__(self) -> str:
+        return (f"{'[' if self.low_closed else '('}{self.low:g}, {self.high:g}"
+                f"{']' if self.high_closed else ')'}")
 
 
-def check_positive(value: float, what: str, *, name: str = "loss") -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name}: {what} must be a finite number > 0, got {value!r}")
+class Maybe(NamedTuple):
+    """A setting that may also be ``None``."""
+
+    rule: object
 
 
-def check_finite(value: float, what: str, *, name: str = "loss") -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value)):
-        raise ValueError(f"{name}: {what} must be a finite number, got {value!r}")
+REAL = Range(-math.inf, math.inf, False, False)
+POSITIVE = Range(0, math.inf, False, False)
+NONNEGATIVE = Range(0, math.inf, True, False)
+UNIT_INTERVAL = Range(0, 1)
+FLAG = bool  # a setting that must be True or False
 
 
-def check_nonnegative(value: float, what: str, *, name: str = "loss") -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name}: {what} must be a finite number >= 0, got {value!r}")
-
-
-def check_unit_interval(value: float, what: str, *, name: str = "loss") -> None:
-    if not (isinstance(value, (int, float)) and 0 <= value <= 1):
-        raise ValueError(f"{name}: {what} must lie in [0, 1], got {value!r}")
+def check_number(value, what: str, allowed: Range, *, name: str = "loss") -> None:
+    """``ValueError`` unless ``value`` is a real number (not a bool), finite, inside ``allowed``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(value) or value not in allowed:
+        raise ValueError(f"{name}: {what} must be a finite number in {allowed}, got {value!r}")
 
 
 def check_choice(value: str, choices: tuple[str, ...], what: str, *, name: str = "loss") -> None:
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name}: {what} must be one of {choices}, got {value!r}")
+
+
+def check_reduction(reduction: str, *, name: str = "loss") -> None:
+    check_choice(reduction, REDUCTIONS, "reduction", name=name)
+
+
+def check_settings(name: str, rules: dict, **settings) -> None:
+    """Check each hyper-parameter against its rule: a :class:`Range` (a number), a tuple of
+    strings (one of them), :data:`FLAG` (True or False), or :class:`Maybe` of one of these
+    (``None`` allowed too). A functional loss and its module twin share one ``rules`` dict, so
+    the twin refuses at construction exactly what the function refuses at call time."""
+    for what, value in settings.items():
+        rule = rules[what]
+        if isinstance(rule, Maybe):
+            if value is None:
+                continue
+            rule = rule.rule
+        if isinstance(rule, Range):
+            check_number(value, what, rule, name=name)
+        elif rule is FLAG:
+            if not isinstance(value, bool):
+                raise ValueError(f"{name}: {what} must be True or False, got {value!r}")
+        else:
+            check_choice(value, rule, what, name=name)
+
+
+def check_positive(value: float, what: str, *, name: str = "loss") -> None:
+    check_number(value, what, POSITIVE, name=name)
+
+
+def check_finite(value: float, what: str, *, name: str = "loss") -> None:
+    check_number(value, what, REAL, name=name)
+
+
+def check_nonnegative(value: float, what: str, *, name: str = "loss") -> None:
+    check_number(value, what, NONNEGATIVE, name=name)
+
+
+def check_unit_interval(value: float, what: str, *, name: str = "loss") -> None:
+    check_number(value, what, UNIT_INTERVAL, name=name)
 
 
 def compute_dtype(logits: torch.Tensor) -> torch.dtype:
@@ -153,10 +207,12 @@ def map_row_blocks(fn, *args):
 
 class _ClosedFormElementwise(torch.autograd.Function):
     """Per-entry loss values whose derivative with respect to the logits is diagonal and is
-    computed in closed form by the loss itself: one forward pass, one multiply backward."""
+    computed in closed form by the loss itself: one forward pass, one multiply backward. When a
+    second derivative is asked for (``create_graph=True``), the local gradient is computed
+    again by the loss's ``gradient`` function, written in differentiable operations."""
 
     @staticmethod
-    def forward(ctx, logits, kernel, operands, sum_rows):
+    def forward(ctx, logits, kernel, gradient, operands, sum_rows):
         need_grad = ctx.needs_input_grad[0]
 
         def block(x, *blocks):
@@ -164,34 +220,39 @@ class _ClosedFormElementwise(torch.autograd.Function):
             return (values.sum(dim=1) if sum_rows else values), local_grad
 
         values, local_grad = map_row_blocks(block, logits, *operands)
-        ctx.save_for_backward(local_grad)
+        ctx.gradient = gradient
+        ctx.save_for_backward(local_grad, logits)
         return values
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_values):
-        (local_grad,) = ctx.saved_tensors
+        local_grad, logits = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable
+            local_grad = ctx.gradient(logits)
         if grad_values.dim() == 1:  # per-row sums: d sum_j v_ij / d x_ij = local_grad_ij
             grad_values = grad_values.unsqueeze(1)
-        return local_grad * grad_values, None, None, None
+        return local_grad * grad_values, None, None, None, None
 
 
-def elementwise_closed_form(kernel, logits: torch.Tensor, *operands,
+def elementwise_closed_form(kernel, gradient, logits: torch.Tensor, *operands,
                             sum_rows: bool = False) -> torch.Tensor:
     """Per-entry loss ``kernel(x, *operands, need_grad=...) -> (values, local_grad)`` under
     autograd, computed block by block of rows (:func:`map_row_blocks`).
 
     ``values[i, j]`` must depend on ``x[i, j]`` and on row i of the ``[B, C]`` operands only;
     ``local_grad`` is ``d values / d x`` entry by entry (``None`` when ``need_grad`` is false).
-    Returns the ``[B, C]`` values, or with ``sum_rows`` their ``[B]`` row sums (no full-size
-    values tensor is then made; reduce them with ``denominator=B * C``). The kernel runs
-    without autograd, so it may work in place on its own temporaries (never on its inputs).
-    The backward pass is not itself differentiable (double backward raises)."""
-    return _ClosedFormElementwise.apply(logits, kernel, operands, sum_rows)
+    ``gradient(x)`` returns the same local gradient from differentiable, out-of-place
+    operations (it captures the labels it needs, not the kernel's temporaries, which are freed
+    after the forward pass); it is used only for second derivatives (double backward). Returns the
+    ``[B, C]`` values, or with ``sum_rows`` their ``[B]`` row sums (no full-size values tensor
+    is then made; reduce them with ``denominator=B * C``). The kernel runs without autograd,
+    so it may work in place on its own temporaries (never on its inputs)."""
+    return _ClosedFormElementwise.apply(logits, kernel, gradient, operands, sum_rows)
 
 
-def closed_form_loss(kernel, logits: torch.Tensor, *operands, reduction: str) -> torch.Tensor:
+def closed_form_loss(kernel, gradient, logits: torch.Tensor, *operands, reduction: str) -> torch.Tensor:
     """:func:`elementwise_closed_form`, reduced: ``"none"`` gives the ``[B, C]`` terms,
     ``"sum"`` their sum and ``"mean"`` the sum divided by ``B * C``."""
-    terms = elementwise_closed_form(kernel, logits, *operands, sum_rows=reduction != "none")
+    operands = tuple(o.detach() if isinstance(o, torch.Tensor) else o for o in operands)  # labels: no gradient
+    terms = elementwise_closed_form(kernel, gradient, logits, *operands, sum_rows=reduction != "none")
     return reduce(terms, reduction, denominator=logits.numel())

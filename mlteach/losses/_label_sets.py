@@ -4,16 +4,22 @@ multi-label softmax losses.
 Each of these losses reduces a line of the ``[B, C]`` logit matrix -- a row (one sample, over
 classes) or a column (one class, over the batch) -- to log-sum-exps over the line's positive,
 negative or known entries. Everything after that works on ``[B]`` or ``[C]`` vectors and is
-cheap, so plain autograd handles it. This module computes the log-sum-exps with a closed-form
-gradient in one :class:`torch.autograd.Function`:
+cheap, so plain autograd handles it. This module computes them, divided by their scale a (a
+"soft maximum" in the units of the logits), with a closed-form gradient in one
+:class:`torch.autograd.Function`:
 
-    forward:  LSE_S = m + log sum_{j in S} e^{a v_j - m},   m = a max_{j in S} v_j,
-    backward: d LSE_S / d x_j = sign * a * e^{a v_j - m} / sum_{k in S} e^{a v_k - m},
+    forward:  LSE_S(a v) / a = m + (1/a) log sum_{j in S} e^{a (v_j - m)},   m = max_{j in S} v_j,
+    backward: d / d x_j = sign * e^{a (v_j - m)} / sum_{k in S} e^{a (v_k - m)},
 
-with ``v = -x`` on positives (``sign = -1``) and ``v = x`` on negatives or known entries. The
-exponentials computed by the forward pass are kept, so the backward pass is one multiply-add
-per set. An empty set gives ``-inf`` and receives no gradient. Double backward is not
-supported.
+with ``v = -x`` on positives (``sign = -1``) and ``v = x`` on negatives or known entries.
+Subtracting the maximum before scaling keeps every exponent at most 0 and exact (``a v - a m``
+would round to a large error once ``a |v|`` is large, e.g. a temperature of 1e-10), and dividing
+by ``a`` keeps the result in the range of the logits, so that sums such as
+``LSE_N + LSE_P`` never meet ``inf - inf``. The exponentials computed by the forward pass are
+kept, so the backward pass is one multiply-add per set. An empty set gives ``-inf`` and
+receives no gradient. When a second derivative is asked for (``create_graph=True``), the
+backward pass is computed again from plain differentiable operations
+(:func:`_differentiable_grad`), so double backward is exact.
 
 Two layouts, chosen per set from its size:
 
@@ -41,7 +47,6 @@ import math
 from typing import NamedTuple
 
 import torch
-from torch.autograd.function import once_differentiable
 
 SIGNS = {"positive": -1.0, "negative": 1.0, "known": 1.0}
 SPARSE_FRACTION = 1 / 16
@@ -51,8 +56,8 @@ class SetLSE(NamedTuple):
     """One log-sum-exp over a label set, along one axis of the ``[B, C]`` logits.
 
     ``labels``: ``"positive"`` (values ``-x`` where the target is 1), ``"negative"`` (values
-    ``x`` where it is 0) or ``"known"`` (values ``x`` where it is 0 or 1). ``scale`` (> 0)
-    multiplies the values. ``dim``: ``1`` gives one result per sample (``[B]``), ``0`` one per
+    ``x`` where it is 0) or ``"known"`` (values ``x`` where it is 0 or 1). ``scale`` (a > 0):
+    the result is ``LSE(a v) / a``. ``dim``: ``1`` gives one result per sample (``[B]``), ``0`` one per
     class (``[C]``).
     """
 
@@ -81,7 +86,7 @@ def _without_empty(line_max: torch.Tensor) -> torch.Tensor:
 
 
 def _line_factor(line_grad: torch.Tensor, coefficient: float, total: torch.Tensor) -> torch.Tensor:
-    """``coefficient * dL/dLSE / sum``, 0 on empty lines (an empty set receives no gradient)."""
+    """``coefficient * dL/dresult / sum``, 0 on empty lines (an empty set receives no gradient)."""
     return torch.where(total == 0, 0.0, line_grad * coefficient / total)
 
 
@@ -102,8 +107,8 @@ class _DenseAxis:
 class _DenseBothAxes:
     """Row and column log-sum-exps of a dense set at one scale, from one ``exp`` pass.
 
-    The weights ``w = e^{a v - m_b}`` are shifted by each row's maximum ``m_b``. With the global
-    maximum ``M`` and ``u_b = e^{m_b - M}``, the column sums are ``sum_b w_bc u_b`` (in units of
+    The weights ``w = e^{a (v - m_b)}`` are shifted by each row's maximum ``m_b``. With the
+    global maximum ``M`` and ``u_b = e^{a (m_b - M)}``, the column sums are ``sum_b w_bc u_b`` (in units of
     ``e^M``): one matrix-vector product instead of a second pass of max, exp and sum. Terms lost
     to the exponent floor add at most ``B e^floor`` to a sum, so a column whose sum is below
     ``e^{floor / 2}`` (a column far below the set's maximum, when logits span more than about
@@ -156,11 +161,11 @@ def signed_values(logits, member, labels):
 def _dense_axis(values, member, scale, dim, floor, coefficient, out=None, line_max=None):
     """``(LSE per line, _DenseAxis)`` along ``dim``; ``out`` may be ``values`` itself."""
     line_max = values.amax(dim, keepdim=True) if line_max is None else line_max
-    shift = _without_empty(line_max) * scale
-    weights = torch.add(-shift, values, alpha=scale, out=torch.empty_like(values) if out is None else out)
-    weights.clamp_(min=floor).exp_().mul_(member)
+    shift = _without_empty(line_max)
+    weights = torch.sub(values, shift, out=torch.empty_like(values) if out is None else out)
+    weights.mul_(scale).clamp_(min=floor).exp_().mul_(member)
     total = weights.sum(dim, keepdim=True)
-    return (total.log() + shift).squeeze(dim), _DenseAxis(weights, total, dim, coefficient)
+    return (total.log().div_(scale) + shift).squeeze(dim), _DenseAxis(weights, total, dim, coefficient)
 
 
 def _dense_both_axes(logits, values, member, labels, scale, floor, coefficient, out=None):
@@ -168,10 +173,10 @@ def _dense_both_axes(logits, values, member, labels, scale, floor, coefficient, 
     row_max = values.amax(1, keepdim=True)
     row_lse, rows = _dense_axis(values, member, scale, 1, floor, coefficient, out=out, line_max=row_max)
     top = row_max.max()
-    top = torch.where(top == -math.inf, 0.0, top) * scale
-    row_scale = torch.exp(row_max * scale - top)
+    top = torch.where(top == -math.inf, 0.0, top)
+    row_scale = torch.exp((row_max - top) * scale)
     column_total = (row_scale.T @ rows.weights).squeeze(0)
-    column_lse = column_total.log() + top
+    column_lse = column_total.log() / scale + top
     lost = torch.nonzero(column_total < math.exp(floor / 2)).squeeze(1)
     recomputed = None
     if lost.numel():
@@ -195,7 +200,7 @@ def _dense_terms(logits, member, labels, terms, floor):
     pieces = []
     for k, owners in enumerate(jobs):
         term = terms[owners[0]]
-        coefficient = SIGNS[labels] * term.scale
+        coefficient = SIGNS[labels]
         out = values if k == len(jobs) - 1 else None  # the last job reuses the values' memory
         if len(owners) == 2:
             results, state = _dense_both_axes(logits, values, member, labels, term.scale, floor, coefficient, out)
@@ -221,11 +226,11 @@ def _sparse_terms(logits, member, labels, terms, floor):
         if term.dim not in maxima:
             line_max = values.new_full((count,), -math.inf).scatter_reduce_(0, line, values, "amax")
             maxima[term.dim] = _without_empty(line_max)
-        shift = maxima[term.dim] * term.scale
-        weights = torch.add(-shift[line], values, alpha=term.scale).clamp_(min=floor).exp_()
+        shift = maxima[term.dim]
+        weights = (values - shift[line]).mul_(term.scale).clamp_(min=floor).exp_()
         total = values.new_zeros(count).index_add_(0, line, weights)
-        state = _SparseAxis(weights, total, flat, line, SIGNS[term.labels] * term.scale)
-        pieces.append(((i,), (total.log() + shift,), state))
+        state = _SparseAxis(weights, total, flat, line, SIGNS[term.labels])
+        pieces.append(((i,), (total.log() / term.scale + shift,), state))
     return pieces
 
 
@@ -246,12 +251,15 @@ class _SetLogSumExp(torch.autograd.Function):
                 for owner, value in zip(owners, values):
                     results[owner] = value
                 ctx.pieces.append((owners, state))
-        ctx.shape = logits.shape
+        ctx.shape, ctx.terms = logits.shape, terms
+        ctx.save_for_backward(logits, targets)
         return tuple(results)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, *grads):
+        if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable
+            logits, targets = ctx.saved_tensors
+            return _differentiable_grad(logits, targets, ctx.terms, grads), None, None
         grad = None
         # dense pieces first: they allocate the gradient, sparse pieces add into it
         for owners, state in sorted(ctx.pieces, key=lambda piece: isinstance(piece[1], _SparseAxis)):
@@ -259,18 +267,40 @@ class _SetLogSumExp(torch.autograd.Function):
         return grad, None, None
 
 
+def _differentiable_grad(logits, targets, terms, grads):
+    """The backward pass of :class:`_SetLogSumExp` in plain autograd operations: per term,
+    ``sign * softmax_S(a v) * dL/dresult`` along the term's axis (0 off the set and on empty
+    lines). Used when a second derivative is asked for."""
+    grad = torch.zeros_like(logits)
+    for term, line_grad in zip(terms, grads):
+        if line_grad is None:
+            continue
+        member = membership(targets.detach().to(logits.dtype), term.labels) > 0
+        values = torch.where(member, logits * SIGNS[term.labels], -math.inf)
+        shift = _without_empty(values.detach().amax(term.dim, keepdim=True))  # softmax ignores it
+        weights = torch.exp((values - shift) * term.scale)
+        total = weights.sum(term.dim, keepdim=True)
+        share = weights / torch.where(total == 0, 1.0, total)
+        grad = grad + SIGNS[term.labels] * share * line_grad.unsqueeze(term.dim)
+    return grad
+
+
 def set_logsumexp(logits: torch.Tensor, targets: torch.Tensor, terms: tuple[SetLSE, ...]) -> tuple[torch.Tensor, ...]:
-    """Log-sum-exps ``LSE_{j in S}(scale * v_j)`` along rows or columns, one per ``SetLSE``.
+    """Soft maxima ``LSE_{j in S}(a v_j) / a`` along rows or columns, one per ``SetLSE``
+    (``a`` its ``scale``): between ``max_S v`` and ``max_S v + log|S| / a``.
 
     ``logits`` must already be in the compute dtype; ``targets`` hold 1, 0, -1. A line whose
-    set is empty gives ``-inf``. The gradient is closed-form (see the module docstring).
+    set is empty gives ``-inf``. The gradient is closed-form (see the module docstring) and
+    differentiable again.
     """
     return _SetLogSumExp.apply(logits, targets, tuple(terms))
 
 
 def logsumexp_lines(*parts: torch.Tensor) -> torch.Tensor:
     """Elementwise log-sum-exp of equally shaped vectors; ``-inf`` where every part is ``-inf``,
-    with zero (not NaN) gradient there. NaN propagates."""
+    with zero (not NaN) gradient there. A part that overflowed to ``+inf`` is read as the
+    largest finite number (the result is then ``inf`` with a finite gradient). NaN propagates."""
     stacked = torch.stack(parts)
+    stacked = stacked.clamp(max=torch.finfo(stacked.dtype).max)
     some = stacked.amax(0) != -math.inf
     return torch.where(some, torch.logsumexp(torch.where(some, stacked, 0.0), 0), -math.inf)

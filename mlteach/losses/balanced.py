@@ -8,8 +8,10 @@ per-entry terms, and ``reduction="mean"`` divides by ``B * C``.
 Numerics: every logarithm is an exact log-sigmoid of the logit (never ``log(p + eps)``), and
 float16 / bfloat16 logits are computed and returned in float32. The gradients are written in
 closed form (one forward and one backward pass instead of a chain of autograd nodes, see
-:func:`~mlteach.losses._checks.elementwise_closed_form`); they are first-order only, so
-double backward raises. NaN logits give NaN losses (torch convention).
+:func:`~mlteach.losses._checks.elementwise_closed_form`); each loss also writes its gradient in
+differentiable operations, used for exact second derivatives (double backward). A functional
+loss and its module twin check their hyper-parameters with one shared rules dict. NaN logits
+give NaN losses (torch convention).
 """
 
 from __future__ import annotations
@@ -22,12 +24,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import (
-    check_finite,
+    NONNEGATIVE,
+    POSITIVE,
+    REAL,
+    REDUCTIONS,
+    UNIT_INTERVAL,
+    Maybe,
+    Range,
     check_logits_targets,
-    check_nonnegative,
-    check_positive,
-    check_reduction,
-    check_unit_interval,
+    check_number,
+    check_settings,
     closed_form_loss,
     compute_dtype,
 )
@@ -40,6 +46,15 @@ __all__ = [
     "AsymmetricLoss",
     "DistributionBalancedLoss",
 ]
+
+
+FOCAL_SETTINGS = {"gamma": NONNEGATIVE, "alpha": Maybe(UNIT_INTERVAL), "reduction": REDUCTIONS}
+#: eps < 1: log eps is the floor of the logarithms, and eps >= 1 would make the loss negative
+ASYMMETRIC_SETTINGS = {"gamma_neg": NONNEGATIVE, "gamma_pos": NONNEGATIVE, "clip": Range(0, 1, True, False),
+                       "eps": Range(0, 1, False, False), "reduction": REDUCTIONS}
+DISTRIBUTION_BALANCED_SETTINGS = {"neg_scale": POSITIVE, "init_bias": REAL, "map_alpha": REAL,
+                                  "map_beta": POSITIVE, "map_gamma": REAL, "focal_gamma": NONNEGATIVE,
+                                  "balance_param": NONNEGATIVE, "reduction": REDUCTIONS}
 
 
 def _positive_indicator(targets: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -68,6 +83,15 @@ def _power(base: torch.Tensor, exponent: float) -> torch.Tensor | float:
     return result
 
 
+def _differentiable_power(base: torch.Tensor, exponent: float) -> torch.Tensor | float:
+    """``base ** exponent`` for ``base >= 0`` in differentiable operations, with ``0 ** 0 = 1``
+    and a zero (not infinite) derivative at ``base = 0``."""
+    if exponent == 0:
+        return 1.0
+    tiny = torch.finfo(base.dtype).tiny
+    return torch.where(base > 0, base.clamp_min(tiny) ** exponent, 0.0)
+
+
 def _below_floor(log_value: torch.Tensor, log_floor: float) -> bool:
     """Whether some entry sits below its floor (checked first: the mask is rarely needed)."""
     return bool(log_value.amin() < log_floor)
@@ -86,6 +110,14 @@ def _focal_terms(margin: torch.Tensor, gamma: float, need_grad: bool):
         return values, None
     inner = torch.exp(log_p).mul_(log_p).mul_(-gamma).add_(q) if gamma else q
     return values, inner.mul_(focusing).neg_()
+
+
+def _focal_gradient(margin: torch.Tensor, gamma: float) -> torch.Tensor:
+    """The derivative of :func:`_focal_terms` in differentiable operations:
+    ``-(1 - p)^gamma (gamma p (-log p) + 1 - p)``, with ``log(1 - p) = log sigmoid(-margin)``."""
+    log_not_p = F.logsigmoid(-margin)
+    inner = gamma * torch.sigmoid(margin) * -F.logsigmoid(margin) + torch.exp(log_not_p)
+    return -torch.exp(gamma * log_not_p) * inner
 
 
 def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0,
@@ -109,11 +141,11 @@ def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0,
     """
     name = "focal_loss"
     check_logits_targets(logits, targets, name=name)
-    check_nonnegative(gamma, "gamma", name=name)
-    if alpha is not None:
-        check_unit_interval(alpha, "alpha", name=name)
-    check_reduction(reduction, name=name)
+    check_settings(name, FOCAL_SETTINGS, gamma=gamma, alpha=alpha, reduction=reduction)
     x = logits.to(compute_dtype(logits))
+
+    def alpha_weight(positive):  # alpha on positives, 1 - alpha on negatives
+        return positive * (2 * alpha - 1) + (1 - alpha)
 
     def kernel(x, targets, need_grad):
         positive = _positive_indicator(targets, x.dtype)
@@ -122,13 +154,19 @@ def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0,
         if d_margin is not None:
             d_margin.mul_(sign)
         if alpha is not None:
-            alpha_t = positive.mul_(2 * alpha - 1).add_(1 - alpha)
+            alpha_t = alpha_weight(positive)
             values.mul_(alpha_t)
             if d_margin is not None:
                 d_margin.mul_(alpha_t)
         return values, d_margin
 
-    return closed_form_loss(kernel, x, targets, reduction=reduction)
+    def gradient(x):
+        positive = _positive_indicator(targets.detach(), x.dtype)
+        sign = positive * 2 - 1
+        grad = sign * _focal_gradient(x * sign, gamma)
+        return grad if alpha is None else grad * alpha_weight(positive)
+
+    return closed_form_loss(kernel, gradient, x, targets, reduction=reduction)
 
 
 def asymmetric_loss(logits: torch.Tensor, targets: torch.Tensor, gamma_neg: float = 4.0,
@@ -158,12 +196,8 @@ def asymmetric_loss(logits: torch.Tensor, targets: torch.Tensor, gamma_neg: floa
     """
     name = "asymmetric_loss"
     check_logits_targets(logits, targets, name=name)
-    check_nonnegative(gamma_neg, "gamma_neg", name=name)
-    check_nonnegative(gamma_pos, "gamma_pos", name=name)
-    if not (isinstance(clip, (int, float)) and 0 <= clip < 1):
-        raise ValueError(f"{name}: clip must lie in [0, 1), got {clip!r}")
-    check_positive(eps, "eps", name=name)
-    check_reduction(reduction, name=name)
+    check_settings(name, ASYMMETRIC_SETTINGS, gamma_neg=gamma_neg, gamma_pos=gamma_pos, clip=clip,
+                   eps=eps, reduction=reduction)
     x = logits.to(compute_dtype(logits))
     log_eps = math.log(eps)
 
@@ -200,7 +234,20 @@ def asymmetric_loss(logits: torch.Tensor, targets: torch.Tensor, gamma_neg: floa
             neg_grad.mul_(log_not_shifted >= log_eps)
         return values, p.sub_(1).mul_(pos_part).addcmul_(neg_grad, neg_part)
 
-    return closed_form_loss(kernel, x, targets, reduction=reduction)
+    def gradient(x):  # the kernel's gradient, in differentiable operations
+        positive = _positive_indicator(targets.detach(), x.dtype)
+        log_p, p, not_p = F.logsigmoid(x), torch.sigmoid(x), torch.sigmoid(-x)
+        pos_grad = _differentiable_power(not_p, gamma_pos) * (p - 1) * (log_p >= log_eps)
+        if clip > 0:
+            neg_grad = p * not_p / (not_p + clip) * (p > clip)
+            log_not_shifted = torch.log(not_p + clip).clamp_max(0)
+        else:
+            neg_grad, log_not_shifted = p, F.logsigmoid(-x)
+        weight = _differentiable_power((p - clip).clamp_min(0), gamma_neg)
+        neg_grad = weight * neg_grad * (log_not_shifted >= log_eps)
+        return positive * pos_grad + (1 - positive) * neg_grad
+
+    return closed_form_loss(kernel, gradient, x, targets, reduction=reduction)
 
 
 def _class_statistics(class_counts, num_samples, num_classes: int, *, name: str):
@@ -209,7 +256,7 @@ def _class_statistics(class_counts, num_samples, num_classes: int, *, name: str)
     if counts.dim() != 1 or counts.numel() != num_classes:
         raise ValueError(f"{name}: class_counts must be a vector of {num_classes} counts, "
                          f"got shape {tuple(counts.shape)}")
-    check_positive(num_samples, "num_samples", name=name)
+    check_number(num_samples, "num_samples", POSITIVE, name=name)
     if not bool(((counts > 0) & (counts < num_samples)).all()):  # NaN fails too
         raise ValueError(f"{name}: every class count n_c must satisfy 0 < n_c < num_samples "
                          f"= {num_samples} (n_c = 0 or n_c = N makes log(N / n_c - 1) "
@@ -251,14 +298,9 @@ def distribution_balanced_loss(logits: torch.Tensor, targets: torch.Tensor,
     """
     name = "distribution_balanced_loss"
     check_logits_targets(logits, targets, name=name)
-    check_positive(neg_scale, "neg_scale", name=name)
-    check_positive(map_beta, "map_beta", name=name)
-    check_nonnegative(focal_gamma, "focal_gamma", name=name)
-    check_nonnegative(balance_param, "balance_param", name=name)
-    check_finite(init_bias, "init_bias", name=name)
-    check_finite(map_alpha, "map_alpha", name=name)
-    check_finite(map_gamma, "map_gamma", name=name)
-    check_reduction(reduction, name=name)
+    check_settings(name, DISTRIBUTION_BALANCED_SETTINGS, neg_scale=neg_scale, init_bias=init_bias,
+                   map_alpha=map_alpha, map_beta=map_beta, map_gamma=map_gamma,
+                   focal_gamma=focal_gamma, balance_param=balance_param, reduction=reduction)
 
     inverse_counts, log_odds = _class_statistics(class_counts, num_samples, logits.shape[1],
                                                  name=name)
@@ -266,23 +308,36 @@ def distribution_balanced_loss(logits: torch.Tensor, targets: torch.Tensor,
     inverse_counts = inverse_counts.to(device=x.device, dtype=x.dtype)
     bias = log_odds.mul_(-init_bias / neg_scale).to(device=x.device, dtype=x.dtype)
 
-    def kernel(x, targets, need_grad):
+    largest = torch.finfo(x.dtype).max
+
+    def factors(targets):
+        """d margin / dx (1 on positives, -lambda on negatives) and the weight of each entry."""
         positive = _positive_indicator(targets, x.dtype)
         # r_ic = (1/n_c) / sum_j y_ij / n_j; infinite for a sample without positives (w = 1 + alpha)
         ratio = torch.outer((positive @ inverse_counts).reciprocal_(), inverse_counts)
         weight = ratio.sub_(map_gamma).mul_(map_beta).sigmoid_().add_(map_alpha)
-        slope = positive.mul(1 + neg_scale).sub_(neg_scale)  # d margin/dx: 1 (positive), -lambda
-        margin = (x + bias).mul_(slope)  # z on positives, -lambda (x + b) on negatives
-        values, d_margin = _focal_terms(margin, focal_gamma, need_grad)
+        slope = positive.mul(1 + neg_scale).sub_(neg_scale)
         # balance * w on positives, balance * w / lambda on negatives
         scale = weight.mul_(positive.mul_(balance_param * (1 - 1 / neg_scale))
                             .add_(balance_param / neg_scale))
+        return slope, scale
+
+    def kernel(x, targets, need_grad):
+        slope, scale = factors(targets)
+        # z on positives, -lambda (x + b) on negatives; kept finite where lambda x overflows
+        margin = (x + bias).mul_(slope).clamp_(-largest, largest)
+        values, d_margin = _focal_terms(margin, focal_gamma, need_grad)
         values.mul_(scale)
         if d_margin is not None:
             d_margin.mul_(slope).mul_(scale)
         return values, d_margin
 
-    return closed_form_loss(kernel, x, targets, reduction=reduction)
+    def gradient(x):
+        slope, scale = factors(targets.detach())
+        margin = ((x + bias) * slope).clamp(-largest, largest)
+        return _focal_gradient(margin, focal_gamma) * slope * scale
+
+    return closed_form_loss(kernel, gradient, x, targets, reduction=reduction)
 
 
 class FocalLoss(nn.Module):
@@ -290,6 +345,7 @@ class FocalLoss(nn.Module):
 
     def __init__(self, gamma: float = 2.0, alpha: float | None = None, reduction: str = "mean"):
         super().__init__()
+        check_settings(type(self).__name__, FOCAL_SETTINGS, gamma=gamma, alpha=alpha, reduction=reduction)
         self.gamma, self.alpha, self.reduction = gamma, alpha, reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -306,6 +362,8 @@ class AsymmetricLoss(nn.Module):
     def __init__(self, gamma_neg: float = 4.0, gamma_pos: float = 0.0, clip: float = 0.05,
                  eps: float = 1e-8, reduction: str = "mean"):
         super().__init__()
+        check_settings(type(self).__name__, ASYMMETRIC_SETTINGS, gamma_neg=gamma_neg, gamma_pos=gamma_pos,
+                       clip=clip, eps=eps, reduction=reduction)
         self.gamma_neg, self.gamma_pos, self.clip, self.eps = gamma_neg, gamma_pos, clip, eps
         self.reduction = reduction
 
@@ -334,6 +392,9 @@ class DistributionBalancedLoss(nn.Module):
         super().__init__()
         counts = torch.as_tensor(class_counts, dtype=torch.float64)
         _class_statistics(counts, num_samples, counts.numel(), name=type(self).__name__)
+        check_settings(type(self).__name__, DISTRIBUTION_BALANCED_SETTINGS, neg_scale=neg_scale,
+                       init_bias=init_bias, map_alpha=map_alpha, map_beta=map_beta, map_gamma=map_gamma,
+                       focal_gamma=focal_gamma, balance_param=balance_param, reduction=reduction)
         self.register_buffer("class_counts", counts)
         self.num_samples = num_samples
         self.neg_scale, self.init_bias = neg_scale, init_bias

@@ -11,8 +11,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_finite, check_logits_targets, check_reduction, compute_dtype, reduce
+from ._checks import REAL, REDUCTIONS, check_logits_targets, check_settings, compute_dtype, reduce
 from ._label_sets import SetLSE, membership, set_logsumexp, signed_values
+
+REDUCTION_SETTINGS = {"reduction": REDUCTIONS}
+WARP_SETTINGS = {"margin": REAL, "reduction": REDUCTIONS}
 
 __all__ = ["bce_loss", "multilabel_softmax_loss", "warp_loss", "BCELoss", "MultiLabelSoftmaxLoss", "WARPLoss"]
 
@@ -33,9 +36,9 @@ def bce_loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean
     """
     name = "bce_loss"
     check_logits_targets(logits, targets, name=name)
-    check_reduction(reduction, name=name)
+    check_settings(name, REDUCTION_SETTINGS, reduction=reduction)
     x = logits.to(compute_dtype(logits))
-    t = targets.to(x.dtype)
+    t = targets.detach().to(x.dtype)  # labels carry no gradient
     known = membership(t, "known")
     if reduction == "none":
         return F.binary_cross_entropy_with_logits(x, t.clamp(min=0), weight=known, reduction="none")
@@ -61,12 +64,13 @@ def multilabel_softmax_loss(logits: torch.Tensor, targets: torch.Tensor, reducti
     """
     name = "multilabel_softmax_loss"
     check_logits_targets(logits, targets, name=name)
-    check_reduction(reduction, name=name)
+    check_settings(name, REDUCTION_SETTINGS, reduction=reduction)
     x = logits.to(compute_dtype(logits))
-    positive = membership(targets.to(x.dtype), "positive")
+    positive = membership(targets.detach().to(x.dtype), "positive")
     positives = positive.sum(1)
     (known,) = set_logsumexp(x, targets, (SetLSE("known", 1.0, 1),))
-    mean_positive_logit = (x * positive).sum(1) / positives.clamp(min=1)
+    # weights 1/|P| before the sum, so that the sum of positive logits cannot overflow
+    mean_positive_logit = (x * positive.div_(positives.clamp(min=1).unsqueeze(1))).sum(1)
     has_positive = positives > 0
     terms = torch.where(has_positive, known - mean_positive_logit, 0.0)
     return reduce(terms, reduction, has_positive.sum())
@@ -98,10 +102,9 @@ def warp_loss(logits: torch.Tensor, targets: torch.Tensor, margin: float = 1.0,
     """
     name = "warp_loss"
     check_logits_targets(logits, targets, name=name)
-    check_finite(margin, "margin", name=name)
-    check_reduction(reduction, name=name)
+    check_settings(name, WARP_SETTINGS, margin=margin, reduction=reduction)
     x = logits.to(compute_dtype(logits))
-    t = targets.to(x.dtype)
+    t = targets.detach().to(x.dtype)
     positive, negative = membership(t, "positive"), membership(t, "negative")
     positives = positive.sum(1)
     most = int(positives.max())
@@ -129,7 +132,7 @@ class BCELoss(nn.Module):
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        check_reduction(reduction, name="BCELoss")
+        check_settings(type(self).__name__, REDUCTION_SETTINGS, reduction=reduction)
         self.reduction = reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -144,7 +147,7 @@ class MultiLabelSoftmaxLoss(nn.Module):
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        check_reduction(reduction, name="MultiLabelSoftmaxLoss")
+        check_settings(type(self).__name__, REDUCTION_SETTINGS, reduction=reduction)
         self.reduction = reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -159,8 +162,7 @@ class WARPLoss(nn.Module):
 
     def __init__(self, margin: float = 1.0, reduction: str = "mean"):
         super().__init__()
-        check_finite(margin, "margin", name="WARPLoss")
-        check_reduction(reduction, name="WARPLoss")
+        check_settings(type(self).__name__, WARP_SETTINGS, margin=margin, reduction=reduction)
         self.margin, self.reduction = margin, reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -95,7 +95,7 @@ def discriminative_groups(features: torch.Tensor, weight: torch.Tensor, targets:
     with torch.no_grad():
         dtype = compute_dtype(features)
         x, w = features.to(dtype), weight.to(dtype)
-        true_class = w.T[targets]  # [B, D]: W_jy
+        true_class = w.T[targets.long()]  # [B, D]: W_jy (uint8 indices would read as a mask)
         classes = w.shape[1]
         if classes > 1:
             others = (w.sum(1) - true_class) / (classes - 1)

@@ -14,8 +14,10 @@
 
 Every loss is a sum of per-entry terms and ``reduction="mean"`` divides it by ``B * C`` (the
 authors' code). Logarithms are exact log-sigmoids; float16 / bfloat16 logits are computed and
-returned in float32. The EM and EntMin gradients are closed forms (first-order only: double
-backward raises). NaN logits give NaN losses (torch convention).
+returned in float32. The EM, EntMin and Large Loss gradients are closed forms, each also
+written in differentiable operations for exact second derivatives. A functional loss and its
+module twin check their hyper-parameters with one shared rules dict. NaN logits give NaN
+losses (torch convention).
 """
 
 from __future__ import annotations
@@ -29,10 +31,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import (
+    NONNEGATIVE,
+    REAL,
+    REDUCTIONS,
+    UNIT_INTERVAL,
+    Maybe,
+    Range,
     check_choice,
     check_logits_targets,
     check_nonnegative,
+    check_number,
     check_reduction,
+    check_settings,
     check_soft_targets,
     check_unit_interval,
     closed_form_loss,
@@ -64,6 +74,15 @@ __all__ = [
 
 LARGE_LOSS_SCHEMES = ("LL-R", "LL-Ct", "LL-Cp")
 
+REDUCTION_SETTINGS = {"reduction": REDUCTIONS}
+DOWN_WEIGHT_SETTINGS = {"assumed_negative_weight": UNIT_INTERVAL, "reduction": REDUCTIONS}
+SMOOTHING_SETTINGS = {"smoothing": Range(0, 0.5), "reduction": REDUCTIONS}
+ENTROPY_MINIMIZATION_SETTINGS = {"alpha": NONNEGATIVE, "reduction": REDUCTIONS}
+ENTROPY_MAXIMIZATION_SETTINGS = {"alpha": NONNEGATIVE, "beta": NONNEGATIVE, "reduction": REDUCTIONS}
+#: rate and threshold may each be None here; the loss itself needs exactly one of them
+LARGE_LOSS_SETTINGS = {"rate": Maybe(UNIT_INTERVAL), "scheme": LARGE_LOSS_SCHEMES, "reduction": REDUCTIONS,
+                       "threshold": Maybe(REAL)}
+
 
 def _label_indicators(targets: torch.Tensor, dtype: torch.dtype):
     """``(positive, unknown)`` as 0/1 floats. For t in {1, 0, -1}: positive = max(t, 0) and
@@ -76,11 +95,6 @@ def _prepare(logits, targets, reduction, name):
     check_logits_targets(logits, targets, name=name)
     check_reduction(reduction, name=name)
     return logits.to(compute_dtype(logits))
-
-
-def _check_smoothing(smoothing: float, name: str) -> None:
-    if not (isinstance(smoothing, (int, float)) and 0 <= smoothing <= 0.5):
-        raise ValueError(f"{name}: smoothing must lie in [0, 0.5], got {smoothing!r}")
 
 
 def assume_negative_loss(logits: torch.Tensor, targets: torch.Tensor,
@@ -98,7 +112,7 @@ def assume_negative_loss(logits: torch.Tensor, targets: torch.Tensor,
     0.3694
     """
     x = _prepare(logits, targets, reduction, "assume_negative_loss")
-    positive = targets.clamp_min(0).to(x.dtype)
+    positive = targets.detach().clamp_min(0).to(x.dtype)
     return F.binary_cross_entropy_with_logits(x, positive, reduction=reduction)
 
 
@@ -121,8 +135,8 @@ def down_weight_loss(logits: torch.Tensor, targets: torch.Tensor,
     """
     name = "down_weight_loss"
     x = _prepare(logits, targets, reduction, name)
-    check_unit_interval(assumed_negative_weight, "assumed_negative_weight", name=name)
-    positive, unknown = _label_indicators(targets, x.dtype)
+    check_settings(name, DOWN_WEIGHT_SETTINGS, assumed_negative_weight=assumed_negative_weight)
+    positive, unknown = _label_indicators(targets.detach(), x.dtype)
     weight = unknown.mul_(assumed_negative_weight - 1).add_(1)
     return F.binary_cross_entropy_with_logits(x, positive, weight=weight, reduction=reduction)
 
@@ -145,8 +159,8 @@ def label_smoothing_loss(logits: torch.Tensor, targets: torch.Tensor, smoothing:
     """
     name = "label_smoothing_loss"
     x = _prepare(logits, targets, reduction, name)
-    _check_smoothing(smoothing, name)
-    soft = targets.clamp_min(0).to(x.dtype).mul_(1 - 2 * smoothing).add_(smoothing)
+    check_settings(name, SMOOTHING_SETTINGS, smoothing=smoothing)
+    soft = targets.detach().clamp_min(0).to(x.dtype).mul_(1 - 2 * smoothing).add_(smoothing)
     return F.binary_cross_entropy_with_logits(x, soft, reduction=reduction)
 
 
@@ -169,10 +183,38 @@ def negative_label_smoothing_loss(logits: torch.Tensor, targets: torch.Tensor,
     """
     name = "negative_label_smoothing_loss"
     x = _prepare(logits, targets, reduction, name)
-    _check_smoothing(smoothing, name)
-    positive, unknown = _label_indicators(targets, x.dtype)
+    check_settings(name, SMOOTHING_SETTINGS, smoothing=smoothing)
+    positive, unknown = _label_indicators(targets.detach(), x.dtype)
     return F.binary_cross_entropy_with_logits(x, positive.add_(unknown, alpha=smoothing),
                                               reduction=reduction)
+
+
+def _entropy_regularised_coefficients(targets, pseudo_targets, dtype, entropy_weight, pseudo_weight):
+    """The per-entry coefficients ``(a, b, c)`` of :func:`_entropy_regularised_kernel`."""
+    t = targets.to(dtype)
+    pos_coef = t.clamp_min(0)  # a: 1 on known positives
+    unknown = pos_coef - t  # 1 on unknown entries (t = -1)
+    neg_coef = t.abs().neg_().add_(1)  # b: 1 on known negatives
+    if pseudo_targets is not None:
+        # beta BCE(p, s): a += beta s, b += beta (1 - s), and the entry leaves the entropy set
+        has_pseudo = pseudo_targets.isnan().logical_not_().to(dtype)
+        soft = torch.nan_to_num(pseudo_targets, 0.0).to(dtype).mul_(pseudo_weight)
+        pos_coef.add_(soft)
+        neg_coef.add_(has_pseudo, alpha=pseudo_weight).sub_(soft)
+        unknown.sub_(has_pseudo)
+    return pos_coef, neg_coef, unknown.mul_(entropy_weight)
+
+
+def _entropy_regularised_gradient(targets, pseudo_targets, entropy_weight: float, pseudo_weight: float = 0.0):
+    """The kernel's gradient ``(a + b) p - a - c x p (1 - p)`` in differentiable operations."""
+
+    def gradient(x):
+        a, b, c = _entropy_regularised_coefficients(targets.detach(), pseudo_targets, x.dtype, entropy_weight,
+                                                    pseudo_weight)
+        p = torch.sigmoid(x)
+        return (a + b) * p - a - c * x * p * torch.sigmoid(-x)
+
+    return gradient
 
 
 def _entropy_regularised_kernel(entropy_weight: float, pseudo_weight: float = 0.0):
@@ -189,18 +231,8 @@ def _entropy_regularised_kernel(entropy_weight: float, pseudo_weight: float = 0.
     """
 
     def kernel(x, targets, pseudo_targets, need_grad):
-        t = targets.to(x.dtype)
-        pos_coef = t.clamp_min(0)  # a: 1 on known positives
-        unknown = pos_coef - t  # 1 on unknown entries (t = -1)
-        neg_coef = t.abs().neg_().add_(1)  # b: 1 on known negatives
-        if pseudo_targets is not None:
-            # beta BCE(p, s): a += beta s, b += beta (1 - s), and the entry leaves the entropy set
-            has_pseudo = pseudo_targets.isnan().logical_not_().to(x.dtype)
-            soft = torch.nan_to_num(pseudo_targets, 0.0).to(x.dtype).mul_(pseudo_weight)
-            pos_coef.add_(soft)
-            neg_coef.add_(has_pseudo, alpha=pseudo_weight).sub_(soft)
-            unknown.sub_(has_pseudo)
-        entropy_coef = unknown.mul_(entropy_weight)  # c
+        pos_coef, neg_coef, entropy_coef = _entropy_regularised_coefficients(
+            targets, pseudo_targets, x.dtype, entropy_weight, pseudo_weight)
         cross_entropy_coef = pos_coef + neg_coef if need_grad else None  # a + b
         log_p = F.logsigmoid(x)
         log_not_p = log_p - x  # log(1 - p)
@@ -236,9 +268,9 @@ def entropy_minimization_loss(logits: torch.Tensor, targets: torch.Tensor, alpha
     """
     name = "entropy_minimization_loss"
     x = _prepare(logits, targets, reduction, name)
-    check_nonnegative(alpha, "alpha", name=name)
-    kernel = _entropy_regularised_kernel(alpha)
-    return closed_form_loss(kernel, x, targets, None, reduction=reduction)
+    check_settings(name, ENTROPY_MINIMIZATION_SETTINGS, alpha=alpha)
+    return closed_form_loss(_entropy_regularised_kernel(alpha), _entropy_regularised_gradient(targets, None, alpha),
+                            x, targets, None, reduction=reduction)
 
 
 def entropy_maximization_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.1,
@@ -271,16 +303,16 @@ def entropy_maximization_loss(logits: torch.Tensor, targets: torch.Tensor, alpha
     """
     name = "entropy_maximization_loss"
     x = _prepare(logits, targets, reduction, name)
-    check_nonnegative(alpha, "alpha", name=name)
-    check_nonnegative(beta, "beta", name=name)
+    check_settings(name, ENTROPY_MAXIMIZATION_SETTINGS, alpha=alpha, beta=beta)
     if pseudo_targets is not None:
         check_soft_targets(pseudo_targets, logits, name=name, what="pseudo_targets")
         if not bool(torch.isnan(pseudo_targets).logical_or_(targets == -1).all()):
             on_known = int((~torch.isnan(pseudo_targets) & (targets != -1)).sum())
             raise ValueError(f"{name}: pseudo_targets must be NaN on known entries (targets 1 "
                              f"or 0); found a pseudo-target on {on_known} known entries")
-    kernel = _entropy_regularised_kernel(-alpha, beta)
-    return closed_form_loss(kernel, x, targets, pseudo_targets, reduction=reduction)
+    gradient = _entropy_regularised_gradient(targets, pseudo_targets, -alpha, beta)
+    return closed_form_loss(_entropy_regularised_kernel(-alpha, beta), gradient, x, targets, pseudo_targets,
+                            reduction=reduction)
 
 
 def apl_pseudo_labels(probs: torch.Tensor, targets: torch.Tensor, pseudo_targets: torch.Tensor,
@@ -382,10 +414,7 @@ def _check_rate_or_threshold(rate, threshold, name: str) -> None:
         raise ValueError(f"{name}: give exactly one of rate (relative: a fraction of B * C) and "
                          f"threshold (absolute loss value); got rate={rate!r}, "
                          f"threshold={threshold!r}")
-    if rate is not None:
-        check_unit_interval(rate, "rate", name=name)
-    elif not (isinstance(threshold, (int, float)) and math.isfinite(threshold)):
-        raise ValueError(f"{name}: threshold must be a finite number, got {threshold!r}")
+    check_settings(name, LARGE_LOSS_SETTINGS, rate=rate, threshold=threshold)
 
 
 def _assume_negative_losses(x: torch.Tensor, targets: torch.Tensor):
@@ -422,8 +451,9 @@ def _kth_largest_unknown_loss(ranked: torch.Tensor, num_unknown: int, rate: floa
 
 
 def _large_loss_kernel(cut, inclusive: bool, scheme: str):
-    """AN loss and gradient per entry; entries whose ranked loss reaches ``cut`` (``>=`` when
-    ``inclusive``, else ``>``; known entries rank at -inf) are rejected or flipped to 1."""
+    """Kernel and differentiable gradient of Large Loss: AN loss and gradient per entry;
+    entries whose ranked loss reaches ``cut`` (``>=`` when ``inclusive``, else ``>``; known
+    entries rank at -inf) are rejected or flipped to 1."""
 
     def kernel(x, targets, losses, ranked, need_grad):
         positive = targets.clamp_min(0)
@@ -444,7 +474,15 @@ def _large_loss_kernel(cut, inclusive: bool, scheme: str):
             grad.sub_(flipped)
         return losses.addcmul_(x, flipped, value=-1), grad
 
-    return kernel
+    def gradient(x, targets):  # the kernel's gradient, differentiable (ranks recomputed, not kept)
+        grad = torch.sigmoid(x) - targets.clamp_min(0).to(x.dtype)
+        if cut is None:
+            return grad
+        _, ranked, _ = _assume_negative_losses(x.detach(), targets)
+        selected = (ranked >= cut if inclusive else ranked > cut).to(x.dtype)
+        return grad * (1 - selected) if scheme == "LL-R" else grad - selected
+
+    return kernel, gradient
 
 
 def large_loss_selection(logits: torch.Tensor, targets: torch.Tensor, rate: float | None = None,
@@ -503,15 +541,16 @@ def large_loss(logits: torch.Tensor, targets: torch.Tensor, rate: float | None =
     """
     name = "large_loss"
     x = _prepare(logits, targets, reduction, name)
-    check_choice(scheme, LARGE_LOSS_SCHEMES, "scheme", name=name)
+    check_settings(name, LARGE_LOSS_SETTINGS, scheme=scheme)
     _check_rate_or_threshold(rate, threshold, name)
     losses = ranked = cut = None
     if threshold is not None or rate > 0:  # rate 0 (epoch 1 of LL-R / LL-Ct) is plain AN
         losses, ranked, num_unknown = _assume_negative_losses(x, targets)
         cut = threshold if threshold is not None else _kth_largest_unknown_loss(ranked, num_unknown,
                                                                                  rate)
-    kernel = _large_loss_kernel(cut, threshold is None, scheme)
-    return closed_form_loss(kernel, x, targets, losses, ranked, reduction=reduction)
+    kernel, gradient = _large_loss_kernel(cut, threshold is None, scheme)
+    return closed_form_loss(kernel, lambda z: gradient(z, targets.detach()), x, targets, losses, ranked,
+                            reduction=reduction)
 
 
 def large_loss_rate(epoch: int, delta_rel: float, scheme: str = "LL-R") -> float:
@@ -544,8 +583,7 @@ def large_loss_threshold(epoch: int, r0: float, delta_abs: float) -> float:
     name = "large_loss_threshold"
     if not isinstance(epoch, int) or epoch < 0:
         raise ValueError(f"{name}: epoch must be a non-negative int, got {epoch!r}")
-    if not (isinstance(r0, (int, float)) and math.isfinite(r0)):
-        raise ValueError(f"{name}: r0 must be a finite number, got {r0!r}")
+    check_number(r0, "r0", REAL, name=name)
     check_nonnegative(delta_abs, "delta_abs", name=name)
     return r0 - epoch * delta_abs
 
@@ -555,6 +593,7 @@ class AssumeNegativeLoss(nn.Module):
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
+        check_settings(type(self).__name__, REDUCTION_SETTINGS, reduction=reduction)
         self.reduction = reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -566,6 +605,8 @@ class DownWeightLoss(nn.Module):
 
     def __init__(self, assumed_negative_weight: float = 0.1, reduction: str = "mean"):
         super().__init__()
+        check_settings(type(self).__name__, DOWN_WEIGHT_SETTINGS,
+                       assumed_negative_weight=assumed_negative_weight, reduction=reduction)
         self.assumed_negative_weight, self.reduction = assumed_negative_weight, reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -577,6 +618,7 @@ class LabelSmoothingLoss(nn.Module):
 
     def __init__(self, smoothing: float = 0.1, reduction: str = "mean"):
         super().__init__()
+        check_settings(type(self).__name__, SMOOTHING_SETTINGS, smoothing=smoothing, reduction=reduction)
         self.smoothing, self.reduction = smoothing, reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -588,6 +630,7 @@ class NegativeLabelSmoothingLoss(nn.Module):
 
     def __init__(self, smoothing: float = 0.1, reduction: str = "mean"):
         super().__init__()
+        check_settings(type(self).__name__, SMOOTHING_SETTINGS, smoothing=smoothing, reduction=reduction)
         self.smoothing, self.reduction = smoothing, reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -599,6 +642,7 @@ class EntropyMinimizationLoss(nn.Module):
 
     def __init__(self, alpha: float = 0.9, reduction: str = "mean"):
         super().__init__()
+        check_settings(type(self).__name__, ENTROPY_MINIMIZATION_SETTINGS, alpha=alpha, reduction=reduction)
         self.alpha, self.reduction = alpha, reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -610,6 +654,7 @@ class EntropyMaximizationLoss(nn.Module):
 
     def __init__(self, alpha: float = 0.1, beta: float = 0.9, reduction: str = "mean"):
         super().__init__()
+        check_settings(type(self).__name__, ENTROPY_MAXIMIZATION_SETTINGS, alpha=alpha, beta=beta, reduction=reduction)
         self.alpha, self.beta, self.reduction = alpha, beta, reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor,
@@ -626,6 +671,8 @@ class LargeLoss(nn.Module):
     def __init__(self, rate: float | None = None, scheme: str = "LL-R", reduction: str = "mean",
                  threshold: float | None = None):
         super().__init__()
+        check_settings(type(self).__name__, LARGE_LOSS_SETTINGS, rate=rate, scheme=scheme, reduction=reduction,
+                       threshold=threshold)
         self.rate, self.scheme, self.reduction, self.threshold = rate, scheme, reduction, threshold
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

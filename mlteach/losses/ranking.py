@@ -8,7 +8,8 @@ double sum factorises into two log-sum-exps,
 
 so no ``|P| x |N|`` tensor is ever built. Targets are 1 (positive), 0 (negative), -1 (unknown:
 in neither set). The log-sum-exps have closed-form gradients (one forward and one backward pass
-over the logits, see :mod:`mlteach.losses._label_sets`); double backward is not supported.
+over the logits, see :mod:`mlteach.losses._label_sets`), differentiable again for second
+derivatives.
 float16 / bfloat16 logits are computed in float32 and the loss is returned in float32. NaN
 logits give a NaN loss.
 """
@@ -19,13 +20,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import (check_choice, check_logits_targets, check_positive, check_reduction, compute_dtype,
-                      reduce)
+from ._checks import FLAG, POSITIVE, REDUCTIONS, check_logits_targets, check_settings, compute_dtype, reduce
 from ._label_sets import SetLSE, logsumexp_lines, set_logsumexp
 
 __all__ = ["lsep_loss", "zlpr_loss", "dr_loss", "LSEPLoss", "ZLPRLoss", "DRLoss"]
 
 CONSTRAINTS = ("negative", "positive", "both", "none")
+LSEP_SETTINGS = {"gamma": POSITIVE, "class_wise": FLAG, "reduction": REDUCTIONS}
+ZLPR_SETTINGS = {"class_wise": FLAG, "reduction": REDUCTIONS}
+DR_SETTINGS = {"gamma1": POSITIVE, "gamma2": POSITIVE, "constraint": CONSTRAINTS, "reduction": REDUCTIONS}
 
 
 def _line_dim(class_wise: bool) -> int:
@@ -54,12 +57,11 @@ def lsep_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 1.0, c
     """
     name = "lsep_loss"
     check_logits_targets(logits, targets, name=name)
-    check_positive(gamma, "gamma", name=name)
-    check_reduction(reduction, name=name)
+    check_settings(name, LSEP_SETTINGS, gamma=gamma, class_wise=class_wise, reduction=reduction)
     dim = _line_dim(class_wise)
     negative, positive = set_logsumexp(logits.to(compute_dtype(logits)), targets,
                                        (SetLSE("negative", gamma, dim), SetLSE("positive", gamma, dim)))
-    terms = F.softplus(negative + positive)
+    terms = F.softplus(gamma * (negative + positive))  # soft maxima are LSEs divided by gamma
     return reduce(terms, reduction, (positive != -torch.inf).sum())
 
 
@@ -83,7 +85,7 @@ def zlpr_loss(logits: torch.Tensor, targets: torch.Tensor, class_wise: bool = Fa
     """
     name = "zlpr_loss"
     check_logits_targets(logits, targets, name=name)
-    check_reduction(reduction, name=name)
+    check_settings(name, ZLPR_SETTINGS, class_wise=class_wise, reduction=reduction)
     dim = _line_dim(class_wise)
     negative, positive = set_logsumexp(logits.to(compute_dtype(logits)), targets,
                                        (SetLSE("negative", 1.0, dim), SetLSE("positive", 1.0, dim)))
@@ -116,19 +118,16 @@ def dr_loss(logits: torch.Tensor, targets: torch.Tensor, gamma1: float = 5.0, ga
     """
     name = "dr_loss"
     check_logits_targets(logits, targets, name=name)
-    check_positive(gamma1, "gamma1", name=name)
-    check_positive(gamma2, "gamma2", name=name)
-    check_choice(constraint, CONSTRAINTS, "constraint", name=name)
-    check_reduction(reduction, name=name)
+    check_settings(name, DR_SETTINGS, gamma1=gamma1, gamma2=gamma2, constraint=constraint, reduction=reduction)
     terms = [SetLSE("negative", gamma1, 0), SetLSE("positive", gamma1, 0)]
     if constraint in ("negative", "both"):
         terms.append(SetLSE("negative", gamma2, 0))
     if constraint in ("positive", "both"):
         terms.append(SetLSE("positive", gamma2, 0))
     negative, positive, *constraints = set_logsumexp(logits.to(compute_dtype(logits)), targets, tuple(terms))
-    exponent = negative + positive
+    exponent = gamma1 * (negative + positive)  # soft maxima are LSEs divided by their scale
     if constraints:
-        exponent = logsumexp_lines(exponent, *constraints)
+        exponent = logsumexp_lines(exponent, *(gamma2 * constraint for constraint in constraints))
     return reduce(F.softplus(exponent), reduction)
 
 
@@ -137,8 +136,7 @@ class LSEPLoss(nn.Module):
 
     def __init__(self, gamma: float = 1.0, class_wise: bool = False, reduction: str = "mean"):
         super().__init__()
-        check_positive(gamma, "gamma", name="LSEPLoss")
-        check_reduction(reduction, name="LSEPLoss")
+        check_settings(type(self).__name__, LSEP_SETTINGS, gamma=gamma, class_wise=class_wise, reduction=reduction)
         self.gamma, self.class_wise, self.reduction = gamma, class_wise, reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -153,7 +151,7 @@ class ZLPRLoss(nn.Module):
 
     def __init__(self, class_wise: bool = False, reduction: str = "mean"):
         super().__init__()
-        check_reduction(reduction, name="ZLPRLoss")
+        check_settings(type(self).__name__, ZLPR_SETTINGS, class_wise=class_wise, reduction=reduction)
         self.class_wise, self.reduction = class_wise, reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -169,10 +167,8 @@ class DRLoss(nn.Module):
     def __init__(self, gamma1: float = 5.0, gamma2: float = 7.0, constraint: str = "negative",
                  reduction: str = "mean"):
         super().__init__()
-        check_positive(gamma1, "gamma1", name="DRLoss")
-        check_positive(gamma2, "gamma2", name="DRLoss")
-        check_choice(constraint, CONSTRAINTS, "constraint", name="DRLoss")
-        check_reduction(reduction, name="DRLoss")
+        check_settings(type(self).__name__, DR_SETTINGS, gamma1=gamma1, gamma2=gamma2, constraint=constraint,
+                       reduction=reduction)
         self.gamma1, self.gamma2, self.constraint, self.reduction = gamma1, gamma2, constraint, reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

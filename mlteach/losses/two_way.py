@@ -7,7 +7,7 @@ For a set of positive logits P and negative logits N,
 taken over the classes of one sample (sample-wise), over the samples of one class (class-wise),
 or both (two-way). Targets are 1 (positive), 0 (negative), -1 (unknown: in neither set). The
 log-sum-exps have closed-form gradients (one forward and one backward pass over the logits, see
-:mod:`mlteach.losses._label_sets`); double backward is not supported. float16 / bfloat16 logits
+:mod:`mlteach.losses._label_sets`), differentiable again for second derivatives. float16 / bfloat16 logits
 are computed in float32 and the loss is returned in float32. NaN logits give a NaN loss.
 """
 
@@ -20,13 +20,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import (check_choice, check_finite, check_logits_targets, check_positive, check_reduction,
-                      compute_dtype, reduce)
+from ._checks import POSITIVE, REAL, REDUCTIONS, check_logits_targets, check_settings, compute_dtype, reduce
 from ._label_sets import SetLSE, set_logsumexp
 
 __all__ = ["TwoWayTerms", "two_way_loss", "margin_bias_two_way_loss", "TwoWayLoss", "MarginBiasTwoWayLoss"]
 
 MODES = ("sample", "class", "two-way")
+TWO_WAY_SETTINGS = {"tp": POSITIVE, "tn": POSITIVE, "mode": MODES, "reduction": REDUCTIONS}
+MARGIN_BIAS_SETTINGS = {"margin": REAL, "mode": MODES, "reduction": REDUCTIONS}
 
 
 class TwoWayTerms(NamedTuple):
@@ -49,7 +50,7 @@ def _two_way(logits: torch.Tensor, targets: torch.Tensor, tp: float, tn: float, 
     lses = set_logsumexp(logits.to(compute_dtype(logits)), targets, terms)
     per_line, valid_lines = [], []
     for negative, positive in zip(lses[0::2], lses[1::2]):
-        per_line.append(F.softplus(tn * negative + tp * positive + margin))
+        per_line.append(F.softplus(negative + positive + margin))  # Tn LSE(x / Tn) is the soft maximum
         valid_lines.append((positive != -math.inf).sum())
     if reduction == "none":
         return TwoWayTerms(*per_line) if mode == "two-way" else per_line[0]
@@ -82,10 +83,7 @@ def two_way_loss(logits: torch.Tensor, targets: torch.Tensor, tp: float = 4.0, t
     """
     name = "two_way_loss"
     check_logits_targets(logits, targets, name=name)
-    check_positive(tp, "tp (positive temperature)", name=name)
-    check_positive(tn, "tn (negative temperature)", name=name)
-    check_choice(mode, MODES, "mode", name=name)
-    check_reduction(reduction, name=name)
+    check_settings(name, TWO_WAY_SETTINGS, tp=tp, tn=tn, mode=mode, reduction=reduction)
     return _two_way(logits, targets, tp, tn, 0.0, mode, reduction)
 
 
@@ -111,9 +109,7 @@ def margin_bias_two_way_loss(logits: torch.Tensor, targets: torch.Tensor, margin
     """
     name = "margin_bias_two_way_loss"
     check_logits_targets(logits, targets, name=name)
-    check_finite(margin, "margin", name=name)
-    check_choice(mode, MODES, "mode", name=name)
-    check_reduction(reduction, name=name)
+    check_settings(name, MARGIN_BIAS_SETTINGS, margin=margin, mode=mode, reduction=reduction)
     return _two_way(logits, targets, 1.0, 1.0, float(margin), mode, reduction)
 
 
@@ -122,10 +118,7 @@ class TwoWayLoss(nn.Module):
 
     def __init__(self, tp: float = 4.0, tn: float = 1.0, mode: str = "two-way", reduction: str = "mean"):
         super().__init__()
-        check_positive(tp, "tp (positive temperature)", name="TwoWayLoss")
-        check_positive(tn, "tn (negative temperature)", name="TwoWayLoss")
-        check_choice(mode, MODES, "mode", name="TwoWayLoss")
-        check_reduction(reduction, name="TwoWayLoss")
+        check_settings(type(self).__name__, TWO_WAY_SETTINGS, tp=tp, tn=tn, mode=mode, reduction=reduction)
         self.tp, self.tn, self.mode, self.reduction = tp, tn, mode, reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor):
@@ -140,9 +133,7 @@ class MarginBiasTwoWayLoss(nn.Module):
 
     def __init__(self, margin: float = 1.0, mode: str = "two-way", reduction: str = "mean"):
         super().__init__()
-        check_finite(margin, "margin", name="MarginBiasTwoWayLoss")
-        check_choice(mode, MODES, "mode", name="MarginBiasTwoWayLoss")
-        check_reduction(reduction, name="MarginBiasTwoWayLoss")
+        check_settings(type(self).__name__, MARGIN_BIAS_SETTINGS, margin=margin, mode=mode, reduction=reduction)
         self.margin, self.mode, self.reduction = margin, mode, reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor):

@@ -36,8 +36,9 @@ from ..data.splits import LabelledSplit, MultiLabelData
 from ..metrics import average_precision
 from ..models import build_model
 from .batching import EpochBatches, augmentation
-from .cache import (code_version, data_fingerprint, hash_key, load_state, read_json, runs_folder,
-                    save_atomic, write_json_atomic)
+from .cache import (CorruptCacheFile, code_version, data_fingerprint, hash_key, load_state, move_aside,
+                    read_json, remove_stale_temporaries, require_writable, runs_folder, save_atomic,
+                    write_json_atomic)
 from .config import TrainConfig
 from .distributed import ProcessGroup, all_gather_with_grad, init_from_environment, shard
 from .labels import TrainingLabels
@@ -55,6 +56,11 @@ RECORD_COLUMNS = ("phase", "epoch", "split", "loss", "mAP_class", "mAP_sample", 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
 RESULT = "result.json"
+#: What a finished run's result.json holds (besides the configuration).
+RESULT_KEYS = ("records", "metrics", "input_shape", "num_classes")
+#: What a checkpoint holds (besides "cuda_rng" on a GPU).
+CHECKPOINT_KEYS = ("epoch", "step", "records", "epochs_without_improvement", "stopped_early", "best", "model",
+                   "optimizer", "scaler", "labels", "generator", "torch_rng")
 
 
 @dataclass(frozen=True)
@@ -117,8 +123,19 @@ class RunResult:
     def load_model(self, device: torch.device | str = "cpu") -> nn.Module:
         """The selected model, in eval mode."""
         model = build_model(self.config.model, self.input_shape, self.num_classes, **self.config.model_kwargs)
-        model.load_state_dict(load_state(self.model_path)["model"])
+        model.load_state_dict(_stored_model(self.model_path))
         return model.to(device).eval()
+
+
+def _stored_model(path: Path) -> dict:
+    """The weights in a run's model file; :class:`CorruptCacheFile` (path and remedy) if it
+    cannot be read or holds no weights."""
+    state = load_state(path)
+    if state is None:
+        raise CorruptCacheFile(path, "the file is missing")
+    if not isinstance(state.get("model"), dict):
+        raise CorruptCacheFile(path, "it holds no 'model' weights")
+    return state["model"]
 
 
 def train(config: TrainConfig, data: MultiLabelData, runs_dir: str | os.PathLike | None = None) -> RunResult:
@@ -158,7 +175,7 @@ def cached_run(config: TrainConfig, data: MultiLabelData, runs_dir: str | os.Pat
         if init is None:
             return None
     key, run_dir = _run_location(config, data, runs_dir, init)
-    stored = read_json(run_dir / RESULT)
+    stored = _finished_run(run_dir, resolve_runtime(config).group)
     if stored is None:
         return None
     result = _result(config, key, run_dir, stored, from_cache=True)
@@ -180,20 +197,69 @@ def _run_location(config: TrainConfig, data: MultiLabelData, runs_dir, init: Run
     return key, runs_folder(runs_dir) / key
 
 
+def _finished_run(run_dir: Path, group: ProcessGroup) -> dict | None:
+    """The stored result of a finished run, or None. A finished run whose result or model file
+    cannot be read is moved aside (by the main process, with a warning naming the file), so it
+    trains again."""
+    problem = None
+    try:
+        stored = read_json(run_dir / RESULT)
+        if stored is None:
+            return None
+        missing = [key for key in RESULT_KEYS if key not in stored]
+        if missing:
+            problem = f"result.json lacks {missing}"
+        else:
+            _stored_model(run_dir / MODEL)
+    except CorruptCacheFile as error:
+        problem = f"{error.path.name}: {error.problem}"
+    if problem is None:
+        return stored
+    if group.is_main:
+        move_aside([run_dir / name for name in (RESULT, MODEL) if (run_dir / name).exists()],
+                   f"unusable finished run ({problem})")
+    group.barrier()
+    return None
+
+
+def _restore_checkpoint(trainer: Trainer, path: Path, group: ProcessGroup) -> bool:
+    """Load the checkpoint at ``path`` into ``trainer`` if there is a usable one; an unreadable
+    or inconsistent checkpoint is moved aside with a warning (False: train from the start with
+    a fresh trainer)."""
+    try:
+        state = load_state(path)
+        if state is None:
+            return True
+        problem = trainer.checkpoint_problem(state)
+        if problem is None:
+            trainer.load_state_dict(state)
+            return True
+    except CorruptCacheFile as error:
+        problem = error.problem
+    except (KeyError, RuntimeError, ValueError, TypeError) as error:  # state of another model
+        problem = f"it does not fit this run ({type(error).__name__}: {error})"
+    if group.is_main:
+        move_aside([path], f"unusable checkpoint: {problem}")
+    group.barrier()
+    return False
+
+
 def _train_or_load(config: TrainConfig, data: MultiLabelData, runs_dir, init: RunResult | None) -> RunResult:
     runtime = resolve_runtime(config)
     key, run_dir = _run_location(config, data, runs_dir, init)
-    stored = read_json(run_dir / RESULT)
+    stored = _finished_run(run_dir, runtime.group)
     if stored is not None:
         return _result(config, key, run_dir, stored, from_cache=True)
+    if runtime.group.is_main:  # before any training: a read-only cache fails now, not after an epoch
+        require_writable(run_dir)
+        remove_stale_temporaries(run_dir)
+    runtime.group.barrier()
 
     with _reproducibility(config.deterministic, runtime.device):
-        trainer = Trainer(config, data, runtime,
-                          init_state=load_state(init.model_path)["model"] if init else None,
-                          runs_dir=runs_dir)
-        checkpoint = load_state(run_dir / CHECKPOINT)
-        if checkpoint is not None:
-            trainer.load_state_dict(checkpoint)
+        init_state = _stored_model(init.model_path) if init else None
+        trainer = Trainer(config, data, runtime, init_state=init_state, runs_dir=runs_dir)
+        if not _restore_checkpoint(trainer, run_dir / CHECKPOINT, runtime.group):
+            trainer = Trainer(config, data, runtime, init_state=init_state, runs_dir=runs_dir)
 
         def save_checkpoint(state: dict) -> None:
             if runtime.group.is_main:
@@ -295,6 +361,25 @@ class Trainer:
         if self.runtime.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.runtime.device)
         return state
+
+    def checkpoint_problem(self, state: dict) -> str | None:
+        """Why ``state`` cannot be a checkpoint of this run (None if it can): missing entries,
+        an epoch outside [0, epochs], a step count or records that disagree with the epoch."""
+        missing = [key for key in CHECKPOINT_KEYS if key not in state]
+        if missing:
+            return f"it lacks {missing}"
+        epoch, step, records = state["epoch"], state["step"], state["records"]
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= self.config.epochs:
+            return f"its epoch {epoch!r} is not a whole number in [0, {self.config.epochs}]"
+        if step != epoch * self.steps_per_epoch:
+            return (f"its step {step!r} does not match epoch {epoch} ({self.steps_per_epoch} steps "
+                    "per epoch)")
+        if not isinstance(records, list) or not all(isinstance(row, dict) for row in records):
+            return "its records are not a list of rows"
+        recorded = {row.get("epoch") for row in records}
+        if recorded != set(range(1, epoch + 1)):
+            return f"its records cover the epochs {sorted(recorded, key=repr)}, not 1 to {epoch}"
+        return None
 
     def load_state_dict(self, state: dict) -> None:
         self.epoch, self.step, self.records = state["epoch"], state["step"], state["records"]

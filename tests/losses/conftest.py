@@ -10,14 +10,23 @@ import torch
 from mlteach.losses import (
     assume_negative_loss,
     asymmetric_loss,
+    bce_loss,
+    combined_loss,
     distribution_balanced_loss,
     down_weight_loss,
+    dr_loss,
     entropy_maximization_loss,
     entropy_minimization_loss,
     focal_loss,
     label_smoothing_loss,
     large_loss,
+    lsep_loss,
+    margin_bias_two_way_loss,
+    multilabel_softmax_loss,
     negative_label_smoothing_loss,
+    two_way_loss,
+    warp_loss,
+    zlpr_loss,
 )
 
 NAN = float("nan")
@@ -40,6 +49,25 @@ PARTIAL_LOSSES = {
     "LL-R": lambda x, t: large_loss(x, t, 0.3, "LL-R"),
     "LL-Ct": lambda x, t: large_loss(x, t, 0.3, "LL-Ct"),
 }
+
+RANKING_LOSSES = {
+    "two-way": lambda x, t: two_way_loss(x, t),
+    "two-way sample": lambda x, t: two_way_loss(x, t, mode="sample"),
+    "margin-bias": lambda x, t: margin_bias_two_way_loss(x, t),
+    "LSEP": lambda x, t: lsep_loss(x, t),
+    "C-LSEP": lambda x, t: lsep_loss(x, t, gamma=2.0, class_wise=True),
+    "ZLPR": lambda x, t: zlpr_loss(x, t),
+    "DR": lambda x, t: dr_loss(x, t),
+    "DR both": lambda x, t: dr_loss(x, t, constraint="both"),
+}
+BASELINE_LOSSES = {
+    "BCE": lambda x, t: bce_loss(x, t),
+    "softmax": lambda x, t: multilabel_softmax_loss(x, t),
+    "WARP": lambda x, t: warp_loss(x, t),
+    "BCE + DR": lambda x, t: combined_loss(x, t, terms=[{"loss": "bce_loss"}, {"loss": "dr_loss", "weight": 0.5}]),
+}
+#: every multi-label loss of the package, as a function of (logits, targets)
+ALL_LOSSES = {**RANKING_LOSSES, **BALANCED_LOSSES, **PARTIAL_LOSSES, **BASELINE_LOSSES}
 
 
 def random_problem(seed, rows, cols, scale=3.0, dtype=torch.float64, unknown_share=None):

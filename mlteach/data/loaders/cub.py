@@ -23,20 +23,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mlteach.data.loaders.listing import AnnotationFileError, ImageListing, read_lines
+from mlteach.data.loaders.listing import (DIGITS, AnnotationFileError, ImageListing, numbered_lines, path_inside,
+                                          require_unique)
 
 
-def _id_table(path: Path, expected: str) -> list[tuple[int, str]]:
+def _id_table(path: Path, expected: str) -> list[tuple[int, str, int]]:
+    """``(id, value, line number)`` per line; an id given twice is refused."""
     rows = []
-    for line in read_lines(path, expected):
+    for number, line in numbered_lines(path, expected):
         key, _, value = line.partition(" ")
-        if not key.isdigit() or not value.strip():
-            raise AnnotationFileError(path, expected, f"found the line {line!r}")
-        rows.append((int(key), value.strip()))
+        if not DIGITS.fullmatch(key) or not value.strip():
+            raise AnnotationFileError(path, expected, f"line {number} is {line!r}")
+        rows.append((int(key), value.strip(), number))
+    require_unique(((key, f"line {number}") for key, _, number in rows), path, "id")
     return rows
 
 
-def _attribute_names(root: Path) -> list[tuple[int, str]]:
+def _attribute_names(root: Path) -> list[tuple[int, str, int]]:
     candidates = [root / "attributes" / "attributes.txt", root.parent / "attributes.txt"]
     for path in candidates:
         if path.is_file():
@@ -45,38 +48,58 @@ def _attribute_names(root: Path) -> list[tuple[int, str]]:
                             "312 attribute names, one '<attribute id> <name>' per line")
 
 
-def load_cub_attributes(root: str | Path, split: str = "train") -> ImageListing:
-    """Image paths and the 312-attribute label matrix of the official train or test split."""
+def load_cub_attributes(root: str | Path, split: str = "train", check_images: bool = False) -> ImageListing:
+    """Image paths and the 312-attribute label matrix of the official train or test split.
+
+    A split flag other than 0 or 1, a repeated id or (image, attribute) pair, and an image path
+    leaving ``root/images`` raise :class:`AnnotationFileError` with the file and line;
+    ``check_images`` also requires every image file to exist."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     root = Path(root)
     attributes = _attribute_names(root)
-    images = dict(_id_table(root / "images.txt", '"<image id> <relative path>" per line'))
+    images_path = root / "images.txt"
+    images = {image_id: path_inside(root / "images", name, images_path, f"line {number}")
+              for image_id, name, number in _id_table(images_path, '"<image id> <relative path>" per line')}
     split_path = root / "train_test_split.txt"
-    in_split = [image_id for image_id, flag in _id_table(split_path, '"<image id> <0 or 1>" per line')
-                if flag == ("1" if split == "train" else "0")]
-    missing = [image_id for image_id in in_split if image_id not in images]
-    if missing:
-        raise AnnotationFileError(split_path, "image ids listed in images.txt", f"image {missing[0]} is not")
+    expected_split = '"<image id> <1 train | 0 test>" per line'
+    in_split = []
+    for image_id, flag, number in _id_table(split_path, expected_split):
+        if flag not in ("0", "1"):
+            raise AnnotationFileError(split_path, expected_split, f"line {number} has the split flag {flag!r}")
+        if image_id not in images:
+            raise AnnotationFileError(split_path, "image ids listed in images.txt",
+                                      f"line {number} names image {image_id}, which is not")
+        if flag == ("1" if split == "train" else "0"):
+            in_split.append(image_id)
     row_of = {image_id: row for row, image_id in enumerate(in_split)}
-    column_of = {attribute_id: column for column, (attribute_id, _) in enumerate(attributes)}
+    column_of = {attribute_id: column for column, (attribute_id, _, _) in enumerate(attributes)}
     labels_path = root / "attributes" / "image_attribute_labels.txt"
     expected = '"<image id> <attribute id> <is present 0/1> ..." per line'
-    rows, columns, values = [], [], []
-    for line in read_lines(labels_path, expected):
+    rows, columns, values, numbers = [], [], [], []
+    for number, line in numbered_lines(labels_path, expected):
         fields = line.split()
-        if len(fields) < 3 or not all(f.isdigit() for f in fields[:3]) or fields[2] not in ("0", "1"):
-            raise AnnotationFileError(labels_path, expected, f"found the line {line!r}")
+        if len(fields) < 3 or not all(DIGITS.fullmatch(f) for f in fields[:3]) or fields[2] not in ("0", "1"):
+            raise AnnotationFileError(labels_path, expected, f"line {number} is {line!r}")
         image_id, attribute_id = int(fields[0]), int(fields[1])
         if attribute_id not in column_of:
             raise AnnotationFileError(labels_path, "attribute ids listed in attributes.txt",
-                                      f"found attribute {attribute_id}")
+                                      f"line {number} has attribute {attribute_id}")
         if image_id in row_of:
             rows.append(row_of[image_id])
             columns.append(column_of[attribute_id])
             values.append(float(fields[2]))
+            numbers.append(number)
     labels = np.full((len(in_split), len(attributes)), -1.0, dtype=np.float32)
+    counts = np.zeros(labels.shape, dtype=np.int64)
+    np.add.at(counts, (rows, columns), 1)
+    if counts.max(initial=0) > 1:
+        first, second = [numbers[k] for k in np.flatnonzero(counts[rows, columns] > 1)[:2]]
+        raise AnnotationFileError(labels_path, "each (image, attribute) pair once",
+                                  f"lines {first} and {second} label the same pair")
     labels[rows, columns] = values
-    paths = [root / "images" / images[image_id] for image_id in in_split]
-    return ImageListing(paths, torch.from_numpy(labels), [name for _, name in attributes],
-                        meta={"split": split, "image_ids": in_split})
+    listing = ImageListing([images[image_id] for image_id in in_split], torch.from_numpy(labels),
+                           [name for _, name, _ in attributes], meta={"split": split, "image_ids": in_split})
+    if check_images:
+        listing.require_images()
+    return listing

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mlteach.data.loaders.listing import AnnotationFileError, ImageListing, require_file
+from mlteach.data.loaders.listing import AnnotationFileError, ImageListing, path_inside, require_file
 
 
 def _load_array(path: Path, expected: str) -> np.ndarray:
@@ -32,8 +32,10 @@ def _load_array(path: Path, expected: str) -> np.ndarray:
 
 
 def load_formatted_npy(root: str | Path, split: str = "train", image_dir: str | Path | None = None,
-                       class_names: Sequence[str] | None = None) -> ImageListing:
-    """Image paths and full labels of one split of the benchmark layout."""
+                       class_names: Sequence[str] | None = None, check_images: bool = False) -> ImageListing:
+    """Image paths and full labels of one split of the benchmark layout. A file name leading
+    outside the image folder raises :class:`AnnotationFileError` with its entry;
+    ``check_images`` also requires every image file to exist."""
     if split not in ("train", "val", "test"):
         raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
     root = Path(root)
@@ -52,6 +54,9 @@ def load_formatted_npy(root: str | Path, split: str = "train", image_dir: str | 
     if len(class_names) != labels.shape[1]:
         raise ValueError(f"{len(class_names)} class names given for {labels.shape[1]} label columns")
     folder = root if image_dir is None else Path(image_dir)
-    paths = [folder / str(name) for name in names]
-    return ImageListing(paths, torch.from_numpy(labels.astype(np.float32)), list(class_names),
-                        meta={"split": split})
+    paths = [path_inside(folder, str(name), names_path, f"entry {row}") for row, name in enumerate(names)]
+    listing = ImageListing(paths, torch.from_numpy(labels.astype(np.float32)), list(class_names),
+                           meta={"split": split})
+    if check_images:
+        listing.require_images()
+    return listing

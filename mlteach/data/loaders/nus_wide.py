@@ -19,20 +19,27 @@ from pathlib import Path
 
 import torch
 
-from mlteach.data.loaders.listing import AnnotationFileError, ImageListing, read_lines
+from mlteach.data.loaders.listing import (AnnotationFileError, ImageListing, numbered_lines, path_inside,
+                                          read_lines, require_unique)
 
 
-def load_nus_wide(root: str | Path, split: str = "train") -> ImageListing:
-    """Image paths and 81-concept labels of the official train or test split."""
+def load_nus_wide(root: str | Path, split: str = "train", check_images: bool = False) -> ImageListing:
+    """Image paths and 81-concept labels of the official train or test split. A concept listed
+    twice, or an image path leading outside ``root/Flickr``, raises
+    :class:`AnnotationFileError` with the file and line; ``check_images`` also requires every
+    image file to exist."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     root, part = Path(root), split.capitalize()
-    concepts = read_lines(root / "Concepts81.txt", "one concept name per line")
-    image_lines = read_lines(root / "ImageList" / f"{part}Imagelist.txt", "one image path per line")
+    concepts_path = root / "Concepts81.txt"
+    concept_lines = numbered_lines(concepts_path, "one concept name per line")
+    require_unique(((concept, f"line {number}") for number, concept in concept_lines), concepts_path, "concept")
+    concepts = [concept for _, concept in concept_lines]
+    list_path = root / "ImageList" / f"{part}Imagelist.txt"
     paths = []
-    for line in image_lines:
+    for number, line in numbered_lines(list_path, "one image path per line"):
         components = [c for c in line.replace("\\", "/").split("/") if c]
-        paths.append(root / "Flickr" / Path(*components[-2:]))
+        paths.append(path_inside(root / "Flickr", "/".join(components[-2:]), list_path, f"line {number}"))
     labels = torch.zeros(len(paths), len(concepts))
     for column, concept in enumerate(concepts):
         path = root / "Groundtruth" / "TrainTestLabels" / f"Labels_{concept}_{part}.txt"
@@ -44,4 +51,7 @@ def load_nus_wide(root: str | Path, split: str = "train") -> ImageListing:
         if bad:
             raise AnnotationFileError(path, "0 or 1 on every line", f"found {bad[0]!r}")
         labels[:, column] = torch.tensor([float(value) for value in values])
-    return ImageListing(paths, labels, concepts, meta={"split": split})
+    listing = ImageListing(paths, labels, concepts, meta={"split": split})
+    if check_images:
+        listing.require_images()
+    return listing

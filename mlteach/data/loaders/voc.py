@@ -27,7 +27,8 @@ import defusedxml
 import defusedxml.ElementTree
 import torch
 
-from mlteach.data.loaders.listing import AnnotationFileError, ImageListing, read_lines, require_file
+from mlteach.data.loaders.listing import (AnnotationFileError, ImageListing, numbered_lines, path_inside,
+                                          require_file, require_unique)
 
 VOC_CLASSES = ["aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
                "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
@@ -56,20 +57,32 @@ def _objects(xml_path: Path) -> list[tuple[str, bool]]:
 
 
 def load_voc(root: str | Path, year: str = "2007", image_set: str = "trainval",
-             difficult: str = "unknown") -> ImageListing:
-    """Image paths and 20-class labels of one VOC image set (see the module docstring)."""
+             difficult: str = "unknown", check_images: bool = False) -> ImageListing:
+    """Image paths and 20-class labels of one VOC image set (see the module docstring).
+
+    An image id listed twice, or one that would lead outside the ``Annotations`` and
+    ``JPEGImages`` folders (``../``), raises :class:`AnnotationFileError` with the image-set file
+    and line; ``check_images`` also requires every image file to exist."""
     if difficult not in DIFFICULT_CHOICES:
         raise ValueError(f"difficult must be one of {list(DIFFICULT_CHOICES)}, got {difficult!r}")
     base = Path(root) / f"VOC{year}"
-    ids = read_lines(base / "ImageSets" / "Main" / f"{image_set}.txt", "one image id per line")
-    labels = torch.zeros(len(ids), len(VOC_CLASSES))
-    for row, image_id in enumerate(ids):
-        for name, is_difficult in _objects(base / "Annotations" / f"{image_id}.xml"):
+    image_set_path = base / "ImageSets" / "Main" / f"{image_set}.txt"
+    lines = numbered_lines(image_set_path, "one image id per line")
+    require_unique(((image_id, f"line {number}") for number, image_id in lines), image_set_path, "image id")
+    annotations = [path_inside(base / "Annotations", f"{image_id}.xml", image_set_path, f"line {number}")
+                   for number, image_id in lines]
+    paths = [path_inside(base / "JPEGImages", f"{image_id}.jpg", image_set_path, f"line {number}")
+             for number, image_id in lines]
+    labels = torch.zeros(len(lines), len(VOC_CLASSES))
+    for row, annotation in enumerate(annotations):
+        for name, is_difficult in _objects(annotation):
             column = VOC_CLASSES.index(name)
             if not is_difficult:
                 labels[row, column] = 1.0
             elif labels[row, column] != 1.0:
                 labels[row, column] = DIFFICULT_CHOICES[difficult]
-    paths = [base / "JPEGImages" / f"{image_id}.jpg" for image_id in ids]
-    return ImageListing(paths, labels, list(VOC_CLASSES),
-                        meta={"year": year, "image_set": image_set, "difficult": difficult})
+    listing = ImageListing(paths, labels, list(VOC_CLASSES),
+                           meta={"year": year, "image_set": image_set, "difficult": difficult})
+    if check_images:
+        listing.require_images()
+    return listing

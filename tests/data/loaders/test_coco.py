@@ -49,3 +49,51 @@ def test_malformed_json_is_reported_with_the_file(coco):
 def test_missing_file_is_named(coco):
     with pytest.raises(FileNotFoundError, match=r"instances_train2014\.json: file not found"):
         load_coco(coco, year="2014", split="train")
+
+
+def _content(**changes):
+    content = {"images": [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "b.jpg"}],
+               "categories": [{"id": 1, "name": "person"}, {"id": 3, "name": "car"}],
+               "annotations": [{"image_id": 1, "category_id": 1}, {"image_id": 2, "category_id": 3}]}
+    for section, records in changes.items():
+        content[section] = records
+    return content
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"images": [{"id": 1, "file_name": "a.jpg"}, {"id": 1, "file_name": "b.jpg"}]},
+     r"image id 1 appears at images\[0\] and again at images\[1\]"),
+    ({"categories": [{"id": 1, "name": "person"}, {"id": 1, "name": "car"}]},
+     r"category id 1 appears at categories\[0\] and again at categories\[1\]"),
+    ({"images": [{"id": 1.7, "file_name": "a.jpg"}]}, r"images\[0\]\.id is 1\.7, expected an integer"),
+    ({"images": [{"id": True, "file_name": "a.jpg"}]}, r"images\[0\]\.id is True, expected an integer"),
+    ({"annotations": [{"image_id": "1", "category_id": 1}]}, r"annotations\[0\]\.image_id is '1'"),
+    ({"images": [{"id": 1, "file_name": "../../elsewhere/x.jpg"}]}, r"images\[0\] names '\.\./\.\./elsewhere/x\.jpg'"),
+    ({"images": [{"id": 1, "file_name": "/etc/passwd"}]}, r"images\[0\] names '/etc/passwd'"),
+])
+def test_duplicate_ids_wrong_types_and_escaping_paths_are_refused(tmp_path, changes, message):
+    _write(tmp_path, _content(**changes))
+    with pytest.raises(AnnotationFileError, match=r"instances_val2017\.json: .*" + message):
+        load_coco(tmp_path, year="2017", split="val")
+
+
+def test_bad_encoding_and_deep_nesting_are_reported_with_the_file(tmp_path):
+    (tmp_path / "annotations").mkdir()
+    path = tmp_path / "annotations" / "instances_val2017.json"
+    path.write_bytes(b'{"images": [],\n "categories": [{"id": 1, "name": "caf\xe9"}]}')
+    with pytest.raises(AnnotationFileError, match=r"instances_val2017\.json: .*line 2 is not UTF-8"):
+        load_coco(tmp_path, year="2017", split="val")
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(AnnotationFileError, match="nested too deeply"):
+        load_coco(tmp_path, year="2017", split="val")
+
+
+def test_missing_images_are_found_when_asked(tmp_path):
+    _write(tmp_path, _content())
+    assert len(load_coco(tmp_path, year="2017", split="val")) == 2  # not checked by default
+    (tmp_path / "val2017").mkdir()
+    (tmp_path / "val2017" / "a.jpg").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=r"val2017/b\.jpg: image file not found \(entry 1\); 1 of 2"):
+        load_coco(tmp_path, year="2017", split="val", check_images=True)
+    (tmp_path / "val2017" / "b.jpg").write_bytes(b"")
+    assert len(load_coco(tmp_path, year="2017", split="val", check_images=True)) == 2

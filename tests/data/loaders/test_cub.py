@@ -43,7 +43,7 @@ def test_malformed_lines_are_reported(cub):
     with pytest.raises(AnnotationFileError, match="attribute 7"):
         load_cub_attributes(cub)
     (cub / "images.txt").write_text("1 a.jpg\n")
-    with pytest.raises(AnnotationFileError, match=r"train_test_split\.txt.*image 3"):
+    with pytest.raises(AnnotationFileError, match=r"train_test_split\.txt.*line 2 names image 2"):
         load_cub_attributes(cub)
 
 
@@ -51,3 +51,23 @@ def test_missing_attribute_names_name_both_places(cub):
     (cub.parent / "attributes.txt").unlink()
     with pytest.raises(FileNotFoundError, match=r"attributes\.txt or .*attributes\.txt: file not found"):
         load_cub_attributes(cub)
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("train_test_split.txt", "1 1\n2 2\n3 1\n", r"train_test_split\.txt: .*line 2 has the split flag '2'"),
+    ("train_test_split.txt", "1 1\n1 0\n3 1\n", r"train_test_split\.txt: .*id 1 appears at line 1 and again at line 2"),
+    ("images.txt", "1 a.jpg\n1 b.jpg\n3 c.jpg\n", r"images\.txt: .*id 1 appears at line 1 and again at line 2"),
+    ("images.txt", "1 a.jpg\n2 ../../../x.jpg\n3 c.jpg\n", r"images\.txt: .*line 2 names '\.\./\.\./\.\./x\.jpg'"),
+    ("images.txt", "1 a.jpg\n\u00b2 b.jpg\n3 c.jpg\n", r"images\.txt: .*line 2 is"),
+    ("attributes/image_attribute_labels.txt", "1 1 1 3 1.0\n3 1 0 2 1.0\n1 1 0 3 1.0\n",
+     r"image_attribute_labels\.txt: .*lines 1 and 3 label the same pair"),
+])
+def test_bad_split_flags_duplicates_and_escaping_paths_are_refused(cub, name, text, message):
+    (cub / name).write_text(text)
+    with pytest.raises(AnnotationFileError, match=message):
+        load_cub_attributes(cub)
+
+
+def test_missing_images_are_found_when_asked(cub):
+    with pytest.raises(FileNotFoundError, match=r"001\.Albatross/a\.jpg: image file not found \(entry 0\); 2 of 2"):
+        load_cub_attributes(cub, check_images=True)

@@ -40,3 +40,9 @@ def test_malformed_arrays_are_named(root):
 def test_missing_split_is_named(root):
     with pytest.raises(FileNotFoundError, match=r"formatted_train_images\.npy: file not found"):
         load_formatted_npy(root, "train")
+
+
+def test_names_leaving_the_image_folder_are_refused(root, tmp_path):
+    np.save(root / "formatted_val_images.npy", np.array(["JPEGImages/a.jpg", "../../b.jpg"]))
+    with pytest.raises(AnnotationFileError, match=r"formatted_val_images\.npy: .*entry 1 names '\.\./\.\./b\.jpg'"):
+        load_formatted_npy(root, split="val", image_dir=tmp_path / "voc")

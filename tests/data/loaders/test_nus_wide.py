@@ -42,3 +42,12 @@ def test_missing_files_are_named(nus):
     (nus / "Groundtruth" / "TrainTestLabels" / "Labels_beach_Train.txt").unlink()
     with pytest.raises(FileNotFoundError, match=r"Labels_beach_Train\.txt"):
         load_nus_wide(nus)
+
+
+def test_paths_leaving_the_image_folder_and_repeated_concepts_are_refused(nus):
+    (nus / "ImageList" / "TrainImagelist.txt").write_text("C:\\ImageData\\Flickr\\actor\\a.jpg\n..\\..\\b.jpg\n")
+    with pytest.raises(AnnotationFileError, match=r"TrainImagelist\.txt: .*line 2 names '\.\./b\.jpg'"):
+        load_nus_wide(nus)
+    (nus / "Concepts81.txt").write_text("airport\nanimal\nairport\n")
+    with pytest.raises(AnnotationFileError, match="concept 'airport' appears at line 1 and again at line 3"):
+        load_nus_wide(nus)

@@ -50,3 +50,26 @@ def test_malformed_files_are_named(files):
     classes_csv.write_text("/m/01,Cat\n")
     with pytest.raises(FileNotFoundError, match=r"nowhere\.csv: file not found"):
         load_openimages(labels_csv.parent / "nowhere.csv", classes_csv, image_dir)
+
+
+@pytest.mark.parametrize("which, text, message", [
+    ("classes", "/m/01,Cat\n/m/02,Dog\n/m/01,Kitten\n", r"LabelName '/m/01' appears at line 1 and again at line 3"),
+    ("classes", "/m/01,Cat\n/m/02,D\x00og\n", r"line 2 holds a NUL byte"),
+    ("labels", "ImageID,Source,LabelName,Confidence\nimg1,v,/m/01,1\nimg\x002,v,/m/01,1\n", r"line 3 holds a NUL byte"),
+    ("labels", "ImageID,Source,LabelName,Confidence\n../../x,v,/m/01,1\n", r"line 2 names '\.\./\.\./x\.jpg'"),
+    ("labels", "ImageID,Source,LabelName,Confidence\nimg1,v,/m/01\n", r"line 2 has 3 fields, the header 4"),
+])
+def test_duplicate_names_nul_bytes_and_escaping_ids_are_refused(files, which, text, message):
+    labels_csv, classes_csv, image_dir = files
+    (classes_csv if which == "classes" else labels_csv).write_text(text)
+    with pytest.raises(AnnotationFileError, match=message):
+        load_openimages(labels_csv, classes_csv, image_dir)
+
+
+def test_missing_images_are_found_when_asked(files):
+    labels_csv, classes_csv, image_dir = files
+    image_dir.mkdir()
+    for name in ("img1", "img2"):
+        (image_dir / f"{name}.jpg").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=r"img3\.jpg: image file not found \(entry 2\); 1 of 3"):
+        load_openimages(labels_csv, classes_csv, image_dir, check_images=True)

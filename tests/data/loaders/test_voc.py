@@ -72,3 +72,18 @@ def test_missing_files_are_named(devkit):
         load_voc(devkit, image_set="test")
     with pytest.raises(ValueError, match="difficult"):
         load_voc(devkit, difficult="maybe")
+
+
+@pytest.mark.parametrize("ids, message", [
+    ("000001\n../../../elsewhere/x\n", r"trainval\.txt: .*line 2 names '\.\./\.\./\.\./elsewhere/x\.xml'"),
+    ("000001\n000002\n000001\n", r"trainval\.txt: .*image id '000001' appears at line 1 and again at line 3"),
+])
+def test_ids_leaving_the_devkit_or_repeated_are_refused(devkit, ids, message):
+    (devkit / "VOC2007" / "ImageSets" / "Main" / "trainval.txt").write_text(ids)
+    with pytest.raises(AnnotationFileError, match=message):
+        load_voc(devkit)
+
+
+def test_missing_images_are_found_when_asked(devkit):
+    with pytest.raises(FileNotFoundError, match=r"000001\.jpg: image file not found \(entry 0\); 3 of 3"):
+        load_voc(devkit, check_images=True)
