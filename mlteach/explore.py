@@ -35,6 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .progress import in_interactive_kernel
+
 __all__ = ["Explorer"]
 
 MAX_PARAMETERS = 2
@@ -567,14 +569,12 @@ class Explorer:
 
 
 def _in_interactive_kernel_with_widgets() -> bool:
-    """True in a kernel with ipywidgets whose current request comes from a frontend that can
-    answer (JupyterLab, Notebook, VS Code ask with ``allow_stdin``); False for executors that
-    run a notebook unattended (nbclient, hence nbconvert and the book build), so that their
-    output holds the static twin only: no widget state, no widget JavaScript on the page."""
+    """True in a kernel with ipywidgets driven by a person (see
+    :func:`mlteach.progress.in_interactive_kernel`); False for executors that run a notebook
+    unattended (nbclient, hence nbconvert and the book build), so that their output holds the
+    static twin only: no widget state, no widget JavaScript on the page."""
     try:
-        from IPython import get_ipython
         import ipywidgets  # noqa: F401
     except ImportError:
         return False
-    kernel = getattr(get_ipython(), "kernel", None)
-    return kernel is not None and bool(getattr(kernel, "_allow_stdin", True))
+    return in_interactive_kernel()
