@@ -230,6 +230,9 @@ for(var j=0;j<ins.length;j++)ins[j].addEventListener("input",update);
 class Explorer:
     """Curves of ``fn`` under one or two sliders, live in a kernel and static in the book.
 
+    The explorer evaluates ``fn`` at every grid point when it is made, so a bad ``fn`` fails at
+    once with a message that names the grid point.
+
     Parameters
     ----------
     fn:
@@ -259,9 +262,6 @@ class Explorer:
         Alternative text of the figure (default: the title and the axis labels).
     max_bytes:
         Size limit of the static twin; raise the limit or shrink the grid if it is exceeded.
-
-    The explorer evaluates ``fn`` at every grid point when it is made, so a bad ``fn`` fails at
-    once with a message that names the grid point.
     """
 
     def __init__(self, fn: Callable[..., Mapping], params: Mapping[str, Sequence[float]], x, *,

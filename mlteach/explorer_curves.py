@@ -130,7 +130,7 @@ def dr_negative_gradient(negative_logits: torch.Tensor, gamma1: float, gamma2: f
 def dr_threshold_logit(gamma1: float, gamma2: float, constraint: str) -> float:
     """The logit where a negative's gradient "switches on" in the column of
     :func:`dr_negative_gradient`: the *onset* of
-    :func:`mlteach.symbolic.ranking.negative_gradient_threshold` (where the tangent at the
+    ``mlteach.symbolic.ranking.negative_gradient_threshold`` (where the tangent at the
     curve's steepest point meets zero), for C-LSEP (``constraint="none"``) or DR with NGC
     (``"negative"``). Cached: each takes SymPy about half a second."""
     if constraint not in ("none", "negative"):
@@ -243,7 +243,7 @@ EM_READING_LOGIT = 3.0
 
 def em_curves(alpha: float) -> dict:
     """The EM-against-AN explorer (x: :data:`EM_LOGITS`): the gradients of
-    :func:`mlteach.symbolic.em.em_gradient_curve` (autograd, checked against the EM
+    ``mlteach.symbolic.em.em_gradient_curve`` (autograd, checked against the EM
     supplement's eqs. 9-11). AN treats an unknown entry as a negative, so its curve is eq. 10."""
     positive = em_gradient_curve(EM_LOGITS, "annotated positive", alpha=alpha)
     unknown_an = em_gradient_curve(EM_LOGITS, "negative", alpha=alpha)

@@ -48,6 +48,7 @@ def _page(chapter: str, kind: str) -> str:
 
 TWO_WAY, DR, LARGE_LOSS, EM, GROUP = "ch2_two_way", "ch3_dr", "ch4_large_loss", "ch5_em", "ch6_group_softmax"
 
+#: One entry per public loss, in the order of the book.
 LOSSES: tuple[LossEntry, ...] = (
     LossEntry("two_way_loss", "TwoWayLoss", "two_way", "kobayashi2023twoway",
               "two-way: sample-wise sum / samples with a positive, plus class-wise sum / classes "
