@@ -170,7 +170,8 @@ def logit_losses(sizes, device, repeats, generator):
                 try:
                     step()
                 except (TypeError, ValueError) as error:
-                    skipped.append(f"{label} ({error})")
+                    if f"{label} ({error})" not in skipped:  # once, not once per size
+                        skipped.append(f"{label} ({error})")
                     continue
                 measured = compare({"bce": reference, label: step}, device, repeats)
                 (bce_s, bce_b), (loss_s, loss_b) = measured["bce"], measured[label]
