@@ -70,12 +70,12 @@ class LossIndex(_MarkdownDirective):
         self.env.note_dependency(str(self.root / "mlteach" / "losses" / "registry.py"))
         cpu = next((r for r in _results(self.root) if r["device"] == "cpu"), None)
         ratios = {row["loss"]: row.get(LARGE_SIZE, {}).get("time_x_bce") for row in (cpu or {}).get("losses", [])}
-        lines = [f"| function / module | derivation | explorer | tests | time × BCE, {LARGE_SIZE}, CPU |",
+        lines = ["| function / module | derivation | explorer | tests | time × BCE |",
                  "|:---|:---|:---|:---|---:|"]
         for item in LOSSES:
             ratio = ratios.get(item.benchmark)
             benchmark = (f"{ratio:.2f}" if ratio is not None
-                         else "not benchmarked" if item.benchmark is None else "—")
+                         else "none" if item.benchmark is None else "—")
             lines.append(f"| `{item.function}` `{item.module}` | {_page_link(item.derivation)} | "
                          f"{_page_link(item.explorer)} | `{Path(item.tests).name}` | {benchmark} |")
         return lines
