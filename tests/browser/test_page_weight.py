@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from .conftest import SITE
-from .test_site import PAGES
+from .test_site import PAGES, WIDGET_VIEW
 
 pytestmark = pytest.mark.browser
 
@@ -39,6 +39,6 @@ def test_page_weighs_at_most_3_mb(offline_page, site_url, path):
 @pytest.mark.parametrize("path", PAGES)
 def test_widgets_manager_only_where_a_widget_is_shown(path):
     text = (SITE / path).read_text(encoding="utf-8")
-    has_widget = "application/vnd.jupyter.widget-view+json" in text
+    has_widget = WIDGET_VIEW in text
     assert (WIDGETS_MANAGER in text) == has_widget, (
         f"{path}: the widgets manager is {'missing' if has_widget else 'loaded without a widget'}")

@@ -65,6 +65,7 @@ def test_notebook_download_offers_the_ipynb(offline_page, site_url):
     assert "import mlteach" in sources
 
 
+WIDGET_VIEW = '<script type="application/vnd.jupyter.widget-view+json"'  # a widget output
 TQDM_TIMING = re.compile(r"\d+/\d+ \[\d+:\d\d(?::\d\d)?(<|&lt;|\\u003c)")  # "52/52 [02:42<00:00, 2.78s/it]"
 
 
@@ -73,7 +74,7 @@ def test_no_page_publishes_a_progress_bar(path):
     """Progress bars of long work go to the build log (mlteach.progress), not into the page: no
     widget of a bar, no timing of the build machine."""
     text = (SITE / path).read_text(encoding="utf-8")
-    assert "application/vnd.jupyter.widget-view+json" not in text, f"{path} holds a widget"
+    assert WIDGET_VIEW not in text, f"{path} holds a widget"
     found = TQDM_TIMING.search(text)
     assert found is None, f"{path} shows a progress bar: {found.group(0) if found else ''}"
 
