@@ -2,6 +2,12 @@
 relative to ``F.binary_cross_entropy_with_logits`` on the same tensors, measured in one run.
 
     python benchmarks/bench_losses.py [--device auto|cpu|cuda] [--threads 1] [--repeats 15] [--quick]
+                                      [--output benchmarks/results/bench_losses-cpu.json]
+
+A full run also writes its numbers and where they were measured (date, machine, load, device,
+thread count, torch version) to a JSON results file, ``benchmarks/results/bench_losses-<device>.json``
+unless ``--output`` says otherwise; the book's appendix shows that file (``book/_ext/loss_index.py``),
+never hand-typed numbers. A ``--quick`` run writes a file only when ``--output`` is given.
 
 Three markdown tables:
 
@@ -26,10 +32,16 @@ inputs themselves not counted.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime
 import itertools
+import json
 import math
+import os
+import platform
 import statistics
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -93,11 +105,26 @@ def peak_bytes(step: "Step", device: torch.device) -> int:
         step()
         synchronize(device)
         return torch.cuda.max_memory_allocated(device) - before
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         step()
     events = sorted((e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"),
                     key=lambda e: e.start_ns())
     return max(itertools.accumulate((e.nbytes() for e in events), initial=0))
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """File descriptor 2 sent to /dev/null: the CPU profiler's C++ side (kineto) writes a
+    "USDT ... profiler_start/stop" line there for every profile, which no setting turns off.
+    Python's own errors are raised after the descriptor is restored."""
+    sys_stderr = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(sys_stderr, 2)
+            os.close(sys_stderr)
 
 
 class Step:
@@ -143,7 +170,8 @@ def logit_losses(sizes, device, repeats, generator):
                 try:
                     step()
                 except (TypeError, ValueError) as error:
-                    skipped.append(f"{label} ({error})")
+                    if f"{label} ({error})" not in skipped:  # once, not once per size
+                        skipped.append(f"{label} ({error})")
                     continue
                 measured = compare({"bce": reference, label: step}, device, repeats)
                 (bce_s, bce_b), (loss_s, loss_b) = measured["bce"], measured[label]
@@ -233,6 +261,45 @@ def group_table(batch, dim, classes, groups, device, repeats, generator):
     return compare(steps, device, repeats)
 
 
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine_description() -> dict:
+    """Where a run was measured: CPU model, cores, load average at the start, OS."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {"cpu": model, "cores": os.cpu_count(), "load_average_1min": load,
+            "system": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
+
+
+def results_document(results: dict, *, device: torch.device, threads: int, repeats: int, sizes,
+                     pair_classes: int, group_shape: dict, started: str, machine: dict) -> dict:
+    """The results file: every number of the three tables, and where they were measured."""
+    size_names = [f"{b}x{c}" for b, c in sizes]
+    return {
+        "date": started, "machine": machine,
+        "device": device.type + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
+        "threads": threads, "torch": torch.__version__, "repeats": repeats, "sizes": size_names,
+        "losses": [{"loss": label, **{name: dict(zip(("ms", "time_x_bce", "peak_mib", "memory_x_bce"),
+                                                   (by_size[size][0] * 1e3, by_size[size][2],
+                                                    by_size[size][1] / 2**20, by_size[size][3])))
+                                      for name, size in zip(size_names, sizes) if size in by_size}}
+                   for label, by_size in results["losses"].items()],
+        "skipped": results["skipped"],
+        "pairwise": {"classes": pair_classes,
+                     "rows": [{"loss": label, "batch": batch, "fast_ms": fast_s * 1e3, "pairwise_ms": naive_s * 1e3,
+                               "fast_peak_mib": fast_b / 2**20, "pairwise_peak_mib": naive_b / 2**20}
+                              for label, batch, (fast_s, fast_b), (naive_s, naive_b) in results["pairwise"]]},
+        "group_softmax": {**group_shape, "rows": [{"variant": label, "ms": seconds * 1e3, "peak_mib": nbytes / 2**20}
+                                                  for label, (seconds, nbytes) in results["group_softmax"].items()]},
+    }
+
+
 def mib(nbytes: float) -> str:
     return f"{nbytes / 2**20:.3f}"
 
@@ -243,7 +310,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--repeats", type=int, default=15, help="timed repeats per measurement")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="results file (default for a full run: benchmarks/results/bench_losses-<device>.json)")
     args = parser.parse_args(argv)
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    machine = machine_description()
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
                           else "cpu" if args.device == "auto" else args.device)
     torch.set_num_threads(args.threads)
@@ -285,7 +356,16 @@ def main(argv: list[str] | None = None) -> dict:
     print("| variant | ms | peak MiB |\n|---|---|---|")
     for label, (seconds, nbytes) in groups.items():
         print(f"| {label} | {seconds * 1e3:.3f} | {mib(nbytes)} |")
-    return dict(losses=rows, skipped=skipped, pairwise=pairs, group_softmax=groups)
+    results = dict(losses=rows, skipped=skipped, pairwise=pairs, group_softmax=groups)
+    output = args.output or (None if args.quick else RESULTS / f"bench_losses-{device.type}.json")
+    if output is not None:
+        document = results_document(results, device=device, threads=args.threads, repeats=repeats, sizes=sizes,
+                                    pair_classes=pair_classes, group_shape=group_shape, started=started,
+                                    machine=machine)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        print(f"\nresults written to {output}")
+    return results
 
 
 if __name__ == "__main__":

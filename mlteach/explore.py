@@ -35,6 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .progress import in_interactive_kernel
+
 __all__ = ["Explorer"]
 
 MAX_PARAMETERS = 2
@@ -228,6 +230,9 @@ for(var j=0;j<ins.length;j++)ins[j].addEventListener("input",update);
 class Explorer:
     """Curves of ``fn`` under one or two sliders, live in a kernel and static in the book.
 
+    The explorer evaluates ``fn`` at every grid point when it is made, so a bad ``fn`` fails at
+    once with a message that names the grid point.
+
     Parameters
     ----------
     fn:
@@ -257,9 +262,6 @@ class Explorer:
         Alternative text of the figure (default: the title and the axis labels).
     max_bytes:
         Size limit of the static twin; raise the limit or shrink the grid if it is exceeded.
-
-    The explorer evaluates ``fn`` at every grid point when it is made, so a bad ``fn`` fails at
-    once with a message that names the grid point.
     """
 
     def __init__(self, fn: Callable[..., Mapping], params: Mapping[str, Sequence[float]], x, *,
@@ -567,14 +569,12 @@ class Explorer:
 
 
 def _in_interactive_kernel_with_widgets() -> bool:
-    """True in a kernel with ipywidgets whose current request comes from a frontend that can
-    answer (JupyterLab, Notebook, VS Code ask with ``allow_stdin``); False for executors that
-    run a notebook unattended (nbclient, hence nbconvert and the book build), so that their
-    output holds the static twin only: no widget state, no widget JavaScript on the page."""
+    """True in a kernel with ipywidgets driven by a person (see
+    :func:`mlteach.progress.in_interactive_kernel`); False for executors that run a notebook
+    unattended (nbclient, hence nbconvert and the book build), so that their output holds the
+    static twin only: no widget state, no widget JavaScript on the page."""
     try:
-        from IPython import get_ipython
         import ipywidgets  # noqa: F401
     except ImportError:
         return False
-    kernel = getattr(get_ipython(), "kernel", None)
-    return kernel is not None and bool(getattr(kernel, "_allow_stdin", True))
+    return in_interactive_kernel()

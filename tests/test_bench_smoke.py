@@ -1,7 +1,9 @@
 """Smoke test of benchmarks/bench_losses.py: the quick run measures every exported loss, checks the
-O(B*C) forms against the naive pairwise ones, and prints the three markdown tables."""
+O(B*C) forms against the naive pairwise ones, prints the three markdown tables and nothing else
+(no profiler lines), and writes a results file with where it was measured."""
 
 import importlib.util
+import json
 import math
 from pathlib import Path
 
@@ -19,13 +21,16 @@ def load_bench():
     return module
 
 
-def test_quick_run_measures_every_exported_loss(capsys):
+def test_quick_run_measures_every_exported_loss(capfd, tmp_path):
     threads = torch.get_num_threads()
+    output = tmp_path / "results.json"
     try:
-        results = load_bench().main(["--quick"])
+        results = load_bench().main(["--quick", "--output", str(output)])
     finally:
         torch.set_num_threads(threads)
-    printed = capsys.readouterr().out
+    printed, errors = capfd.readouterr()
+    assert errors == "", f"the benchmark wrote to stderr: {errors[:300]}"
+    assert "USDT" not in printed and "profiler" not in printed
     exported = [name for name in losses.__all__ if name.endswith("_loss") and name != "group_softmax_loss"]
     measured = {label.split(" ")[0] for label in results["losses"]}
     assert set(exported) <= measured | {note.split(" ")[0] for note in results["skipped"]}
@@ -37,3 +42,8 @@ def test_quick_run_measures_every_exported_loss(capsys):
     assert [row[0] for row in results["pairwise"]] == ["LSEP", "C-LSEP", "DR (gamma2=10)"]
     assert len(results["group_softmax"]) == 5
     assert printed.count("|---") >= 3
+    written = json.loads(output.read_text())
+    assert {"date", "machine", "device", "threads", "torch", "repeats"} <= set(written)
+    assert written["threads"] == 1 and written["machine"]["cores"] >= 1
+    assert {row["loss"] for row in written["losses"]} == set(results["losses"])
+    assert [row["loss"] for row in written["pairwise"]["rows"]] == ["LSEP", "C-LSEP", "DR (gamma2=10)"]

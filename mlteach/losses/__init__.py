@@ -10,6 +10,7 @@ One module per family:
 - :mod:`~mlteach.losses.group_softmax` -- group softmax type I / II
 - :mod:`~mlteach.losses.baselines` -- BCE on known entries, multi-label softmax, WARP
 - :mod:`~mlteach.losses.combined` -- a weighted sum of named losses (e.g. DR + DB focal)
+- :mod:`~mlteach.losses.registry` -- where each public loss is derived, explored, tested, benchmarked
 """
 
 from .two_way import *  # noqa: F401,F403
@@ -20,6 +21,7 @@ from .group_softmax import *  # noqa: F401,F403
 from .baselines import *  # noqa: F401,F403
 from .combined import *  # noqa: F401,F403
 from . import two_way, ranking, balanced, partial, group_softmax, baselines, combined
+from . import registry  # noqa: F401  (where each loss lives in the book: LOSSES)
 
 __all__ = sorted(
     set(two_way.__all__) | set(ranking.__all__) | set(balanced.__all__)

@@ -22,9 +22,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Sequence
 
 import torch
-from tqdm.auto import tqdm
 
 from ..data.splits import MultiLabelData
+from ..progress import progress_bar
 from .config import TrainConfig
 from .trainer import RunResult, cached_run, train
 
@@ -74,7 +74,7 @@ def map_in_processes(function: Callable, arguments: Sequence[tuple], workers: in
         raise ValueError(f"workers must be >= 1, got {workers}")
     workers = min(workers, len(arguments))
     results: list[Any] = [None] * len(arguments)
-    with tqdm(total=len(arguments), desc=description, disable=not progress or not arguments) as bar:
+    with progress_bar(total=len(arguments), desc=description, disable=not progress or not arguments) as bar:
         if workers <= 1:
             for index, args in enumerate(arguments):
                 results[index] = function(*args)

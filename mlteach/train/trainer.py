@@ -30,11 +30,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..data.splits import LabelledSplit, MultiLabelData
 from ..metrics import average_precision
 from ..models import build_model
+from ..progress import progress_bar
 from .batching import EpochBatches, augmentation
 from .cache import (CorruptCacheFile, code_version, data_fingerprint, hash_key, load_state, move_aside,
                     read_json, remove_stale_temporaries, require_writable, runs_folder, save_atomic,
@@ -406,7 +406,7 @@ class Trainer:
         after every epoch."""
         config = self.config
         show = config.progress and self.runtime.group.is_main
-        with tqdm(total=config.epochs * self.steps_per_epoch, initial=self.step, disable=not show,
+        with progress_bar(total=config.epochs * self.steps_per_epoch, initial=self.step, disable=not show,
                   desc=self.phase, unit="step",
                   leave=False) as bar:
             while self.epoch < config.epochs and not self.stopped_early:

@@ -1,6 +1,7 @@
 """The explorers of the built book, in a browser with the network cut off: the keyboard moves a
 slider, the plotted curve and the readouts change, and what the page shows at a grid point is
-what ``mlteach`` computes there (each expected value below calls the loss itself)."""
+what ``mlteach`` computes there: each expected value calls :mod:`mlteach.explorer_curves`, the
+functions the pages call, at that point (or, for the group softmax, the exact value G log C)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,8 @@ import re
 import pytest
 import torch
 
-from mlteach.losses import (
-    asymmetric_loss,
-    dr_loss,
-    entropy_maximization_loss,
-    focal_loss,
-    group_softmax_loss,
-    large_loss_rate,
-    margin_bias_two_way_loss,
-    two_way_loss,
-)
+from mlteach import explorer_curves as ec
+from mlteach.losses import asymmetric_loss, focal_loss, two_way_loss
 
 pytestmark = pytest.mark.browser
 
@@ -81,94 +74,44 @@ def plotted_value(explorer, curve: str, x: float) -> tuple[float, float]:
 
 
 # ------------------------------------------------------------------ mlteach, computed here
-def two_way_positive_share(tp: float, tn: float, logit: float) -> float:
-    values = torch.linspace(-4.0, 4.0, 41, dtype=F64)
-    logits = torch.cat([values, values]).unsqueeze(0).requires_grad_()
-    targets = torch.cat([torch.ones(41), torch.zeros(41)]).to(F64).unsqueeze(0)
-    two_way_loss(logits, targets, tp=tp, tn=tn, mode="sample", reduction="sum").backward()
-    push = -logits.grad[0, :41]
-    return float(push[int((values - logit).abs().argmin())] / push.sum())
-
-
-def push_on_one_positive(loss, x: float, **settings) -> float:
-    logits = torch.tensor([[x, 1.0, 3.0, -2.0, -1.0, 0.0, 0.5]], dtype=F64, requires_grad=True)
-    targets = torch.tensor([[1.0, 1, 1, 0, 0, 0, 0]], dtype=F64)
-    loss(logits, targets, mode="sample", reduction="sum", **settings).backward()
-    return float(-logits.grad[0, 0])
-
-
-def dr_negative_gradient(s: float, gamma1: float, gamma2: float, constraint: str) -> float:
-    """Gradient on a negative logit s in a column with one positive at logit 2."""
-    logits = torch.tensor([[2.0], [s]], dtype=F64, requires_grad=True)
-    dr_loss(logits, torch.tensor([[1.0], [0.0]], dtype=F64), gamma1=gamma1, gamma2=gamma2,
-            constraint=constraint, reduction="sum").backward()
-    return float(logits.grad[1, 0])
-
-
-def dr_threshold_probability(gamma1: float, gamma2: float, constraint: str) -> float:
-    """sigma(s*), s* where the gradient reaches a tenth of its value at s = 40 (bisection)."""
-    level = 0.1 * dr_negative_gradient(40.0, gamma1, gamma2, constraint)
-    low, high = -6.0, 10.0
-    for _ in range(60):
-        middle = (low + high) / 2
-        low, high = (middle, high) if dr_negative_gradient(middle, gamma1, gamma2, constraint) < level else (low, middle)
-    return 1.0 / (1.0 + math.exp(-low))
-
-
-def weight_on_negative(loss, p: float, **settings) -> float:
-    logit = torch.tensor([[math.log(p / (1 - p))]], dtype=F64, requires_grad=True)
-    loss(logit, torch.zeros(1, 1, dtype=F64), reduction="sum", **settings).backward()
-    return float(logit.grad[0, 0]) / p
-
-
-def em_gradient(g: float, alpha: float) -> float:
-    logit = torch.tensor([[g]], dtype=F64, requires_grad=True)
-    entropy_maximization_loss(logit, torch.full((1, 1), -1.0, dtype=F64), alpha=alpha,
-                              reduction="sum").backward()
-    return float(logit.grad[0, 0])
-
-
-def type_two_loss_at_scale_zero(groups: int) -> float:
-    """At feature scale 0 every group logit is 0, whatever the batch: G log C."""
-    features = torch.zeros(256, 64, dtype=F64)
-    weight = torch.randn(64, 10, dtype=F64)
-    labels = torch.randint(0, 10, (256,))
-    return float(group_softmax_loss(features, weight, labels, groups, kind="II"))
-
-
-def large_loss_modified_percent(delta_rel_percent: float, epoch: int) -> float:
-    """400 x 20 entries, one known positive per image: 7,600 unknown, no tied losses."""
-    rate = large_loss_rate(epoch, delta_rel_percent / 100, "LL-R")
-    return 100.0 * min(math.ceil(rate * 400 * 20), 7600) / 7600
+def curve_at(curves: dict, name: str, axis, x: float) -> float:
+    """The value of the curve ``name`` of an explorer_curves result at abscissa ``x``."""
+    return float(curves[name][int((axis - x).abs().argmin())])
 
 
 # (page, explorer on the page, slider values, curve, abscissa, expected value)
 CURVE_CASES = [
     ("two_way", 0, {"tp": 2.0, "tn": 0.5}, "positives: share of the upward push", -1.0,
-     lambda: two_way_positive_share(2.0, 0.5, -1.0)),
+     lambda: curve_at(ec.two_way_share_curves(2.0, 0.5), "positives: share of the upward push",
+                      ec.SHARE_LOGITS, -1.0)),
     ("two_way", 1, {"t": 3.0, "margin": 2.0}, "margin-bias loss, eq. (iv)", 0.0,
-     lambda: push_on_one_positive(margin_bias_two_way_loss, 0.0, margin=2.0)),
+     lambda: curve_at(ec.temperature_margin_curves(3.0, 2.0), "margin-bias loss, eq. (iv)",
+                      ec.MOVING_LOGITS, 0.0)),
     ("dr", 0, {"gamma1": 3.0, "gamma2": 5.0}, "DR = C-LSEP + NGC, eq. (10)", 0.5,
-     lambda: dr_negative_gradient(0.5, 3.0, 5.0, "negative")),
+     lambda: float(ec.dr_negative_gradient(torch.tensor([0.5], dtype=F64), 3.0, 5.0, "negative")[0])),
     ("dr", 1, {"gamma": 2.0, "clip": 0.1}, "ASL (γ− = γ, clip m)", 0.49,
-     lambda: weight_on_negative(asymmetric_loss, 0.49, gamma_neg=2.0, clip=0.1)),
+     lambda: float(ec.weight_relative_to_bce(asymmetric_loss, torch.tensor([0.49], dtype=F64),
+                                             gamma_neg=2.0, clip=0.1)[0])),
     ("large_loss", 0, {"delta_rel_percent": 1.0}, "LL-R / LL-Ct: modified at this epoch", 4.0,
-     lambda: large_loss_modified_percent(1.0, 4)),
-    ("em", 0, {"alpha": 0.2}, "unknown entry, EM", -2.0, lambda: em_gradient(-2.0, 0.2)),
-    ("group_softmax", 0, {"groups": 8}, "type II", 0.0, lambda: type_two_loss_at_scale_zero(8)),
+     lambda: float(ec.large_loss_curves(1.0)["LL-R / LL-Ct: modified at this epoch"][3])),
+    ("em", 0, {"alpha": 0.2}, "unknown entry, EM", -2.0,
+     lambda: curve_at(ec.em_curves(0.2), "unknown entry, EM", ec.EM_LOGITS, -2.0)),
+    ("group_softmax", 0, {"groups": 8}, "type II", 0.0,
+     lambda: 8 * math.log(10)),  # at feature scale 0 every group logit is 0: G log C
 ]
 
 # (page, explorer on the page, slider values, readout, expected value)
 READOUT_CASES = [
     ("two_way", 1, {"t": 3.0, "margin": 2.0}, "push at x_p′ = 4, temperature",
-     lambda: push_on_one_positive(two_way_loss, 4.0, tp=3.0, tn=1.0)),
+     lambda: float(ec.push_on_moving_positive(two_way_loss, torch.tensor([4.0], dtype=F64),
+                                              tp=3.0, tn=1.0)[0])),
     ("dr", 0, {"gamma1": 3.0, "gamma2": 5.0}, "C-LSEP threshold probability p*",
-     lambda: dr_threshold_probability(3.0, 5.0, "none")),
+     lambda: 1 / (1 + math.exp(-ec.dr_threshold_logit(3.0, 5.0, "none")))),
     ("dr", 0, {"gamma1": 8.0, "gamma2": 3.0}, "DR threshold probability p*",
-     lambda: dr_threshold_probability(8.0, 3.0, "negative")),
+     lambda: 1 / (1 + math.exp(-ec.dr_threshold_logit(8.0, 3.0, "negative")))),
     ("dr", 1, {"gamma": 3.0, "clip": 0.05}, "focal weight at p = 0.15",
-     lambda: weight_on_negative(focal_loss, 0.15, gamma=3.0)),
-    ("em", 0, {"alpha": 0.5}, "gradient at g = 3, EM", lambda: em_gradient(3.0, 0.5)),
+     lambda: float(ec.weight_relative_to_bce(focal_loss, torch.tensor([0.15], dtype=F64), gamma=3.0)[0])),
+    ("em", 0, {"alpha": 0.5}, "gradient at g = 3, EM", lambda: ec.em_curves(0.5)["gradient at g = 3, EM"]),
 ]
 
 
