@@ -26,11 +26,12 @@ import math
 
 import pandas as pd
 
+from mlteach.reproduce.claims import CLAIM_COLUMNS
+
 __all__ = ["COLUMNS", "VERDICTS", "ClaimTableView", "claim_table_view"]
 
 #: The claim table's columns, in order (``link``, the section that measures a claim, is optional).
-COLUMNS = ("chapter", "claim", "source", "dataset", "classes", "kind", "paper", "ours", "effect",
-           "ci_low", "ci_high", "margin", "seeds", "verdict", "note")
+COLUMNS = CLAIM_COLUMNS
 #: Each verdict and what it means, in the order of the legend and the bars.
 VERDICTS = {
     "holds": "our 95 % interval agrees with the paper's claim",

@@ -6,6 +6,8 @@ notebook: which cases passed and, for the first that failed, a hint naming the l
 A stub (a function raising ``NotImplementedError``, or ``None``) gets "not implemented yet".
 A submission runs on copies of the inputs, with a time limit; see :mod:`~mlteach.exercises.feedback`.
 
+- :mod:`~mlteach.exercises.metrics` -- chapter 1: F1 from counts, mAP@class, per-class thresholds
+- :mod:`~mlteach.exercises.numerics` -- chapter 1: the epsilon-log gradient, a masked log-sum-exp
 - :mod:`~mlteach.exercises.two_way` -- chapter 2: two-way gradient, LSEP, sample-wise two-way loss
 - :mod:`~mlteach.exercises.dr` -- chapter 3: C-LSEP, the NGC gradient (eq. 10) and threshold
 - :mod:`~mlteach.exercises.large_loss` -- chapter 4: corrected-entry gradient, Large Loss selection
@@ -26,11 +28,15 @@ from .em import check_apl_term_gradient, check_apl_update
 from .feedback import CheckResult
 from .group_softmax import check_discriminative_groups, check_two_class_type_two_loss
 from .large_loss import check_corrected_entry_gradient, check_large_loss_selection
+from .metrics import check_average_precision, check_f1_from_counts, check_per_class_thresholds
+from .numerics import check_epsilon_log_gradient, check_masked_logsumexp
 from .symbolic import check_expression
 from .two_way import check_lsep, check_two_way_negative_gradient, check_two_way_sample
 
 __all__ = [
     "CheckResult", "check_expression",
+    "check_f1_from_counts", "check_average_precision", "check_per_class_thresholds",
+    "check_epsilon_log_gradient", "check_masked_logsumexp",
     "check_two_way_negative_gradient", "check_lsep", "check_two_way_sample",
     "check_c_lsep", "check_ngc_gradient", "check_ngc_threshold",
     "check_corrected_entry_gradient", "check_large_loss_selection",

@@ -19,7 +19,7 @@ from mlteach.exercises.publishing import Publication
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted((ROOT / "notebooks").glob("*_exercises.md"))
-CHAPTERS = ["ch2_two_way_exercises", "ch3_dr_exercises", "ch4_large_loss_exercises", "ch5_em_exercises",
+CHAPTERS = ["ch1_metrics_exercises", "ch1_numerics_exercises", "ch2_two_way_exercises", "ch3_dr_exercises", "ch4_large_loss_exercises", "ch5_em_exercises",
             "ch6_group_softmax_exercises"]
 EXERCISE = re.compile(r"^:::\{exercise\}\n:label: (?P<label>\S+)", re.MULTILINE)
 GATED = re.compile(r"^```\{solution-start\} (?P<label>\S+)\n:class: dropdown\n```", re.MULTILINE)
