@@ -1,7 +1,8 @@
-"""Chapter 6 reproduction: single-label digit data, plans for both scales, the paper's numbers,
-the verdict logic on made-up errors, and a one-epoch smoke run."""
+"""Chapter 6 reproduction: the single-label digit data, the run plans of both scales, the error
+scoring with its test resamples, the claims decided on made-up run tables, and one tiny
+end-to-end pass (train, score, decide)."""
 
-import dataclasses
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -9,8 +10,13 @@ import pytest
 import torch
 
 from mlteach.reproduce import group_softmax as gs
+from mlteach.reproduce.claims import KINDS, Claim, decide
+from mlteach.reproduce.evaluation import BOOT
+from mlteach.reproduce.evidence import image_resamples
+from mlteach.reproduce.experiment import CONTROL_SEEDS, HEADLINE_SEEDS, SWEEP_SEEDS
 from mlteach.reproduce.scale import SCALES
-from mlteach.train import cached_run, train_all
+
+RESAMPLES = 50
 
 
 def test_digit_classification_is_single_label_with_fixed_held_out_splits():
@@ -23,8 +29,7 @@ def test_digit_classification_is_single_label_with_fixed_held_out_splits():
     assert len(small.train) == 12 and len(large.train) == 120
     assert torch.equal(small.test.extra["digit_ids"], large.test.extra["digit_ids"])
     assert set(small.train.extra["digit_ids"].tolist()) <= set(large.train.extra["digit_ids"].tolist())
-    # class 0's held-out images do not depend on how many classes are kept
-    two = gs.digit_classification(num_classes=2)
+    two = gs.digit_classification(num_classes=2)  # class 0's held-out images do not depend on K
     zeros = lambda d: set(d.test.extra["digit_ids"][d.test.targets[:, 0] == 1].tolist())
     assert zeros(two) == zeros(large)
     splits = [set(s.extra["digit_ids"].tolist()) for s in (large.train, large.val, large.test)]
@@ -36,30 +41,38 @@ def test_digit_classification_is_single_label_with_fixed_held_out_splits():
 
 
 @pytest.mark.parametrize("scale", SCALES)
-def test_plans_give_valid_runs_for_every_experiment(scale):
+def test_plans_put_headline_seeds_on_grid_ends_and_controls_on_each_headline_data_set(scale):
     plan = gs.chapter_plan(scale)
-    assert plan.table().shape[1] == 1
-    assert plan.groups in plan.group_values
-    assert plan.base.sampler == "class_aware" and plan.base.sampler_kwargs["num_samples"] % plan.base.batch_size == 0
-    feature_dim = (plan.base.model_kwargs.get("hidden") or plan.base.model_kwargs["widths"])[-1]
-    assert all(feature_dim % g == 0 for g in plan.group_values)
-
-
-def test_book_runs_cover_every_experiment_and_share_runs():
-    specs = gs.run_specs("book")
-    plan = gs.chapter_plan("book")
-    assert {s.experiment for s in specs} == {"classes", "samples", "grouping", "groups"}
-    distinct = {(s.num_classes, s.samples_per_class, str(s.config.to_dict())) for s in specs}
-    assert len(distinct) < len(specs)  # the study setting reuses runs of the samples experiment
-    assert {s.grouping for s in specs if s.experiment == "grouping"} == set(gs.GROUPINGS)
-    assert {s.groups for s in specs if s.experiment == "groups" and s.method != "softmax"} == set(plan.group_values)
-    for spec in specs:
-        assert spec.config.progress is False and spec.config.eval_splits == ("val",)
+    runs = gs.chapter_runs(scale)
+    assert list(plan.table().columns) == ["setting", scale]
+    features = (plan.base.model_kwargs.get("hidden") or plan.base.model_kwargs["widths"])[-1]
+    assert plan.groups in plan.group_values and all(features % g == 0 for g in plan.group_values)
+    assert plan.base.sampler_kwargs["num_samples"] % plan.base.batch_size == 0
+    for name in ("classes", "samples", "grouping", "groups", "control"):
+        assert any(r.experiment == name for r in runs), name
+    seeds = {}
+    for run in runs:
+        assert run.config.seed == run.seed and run.config.progress is False
+        seeds.setdefault((run.experiment, run.dataset, run.method, run.setting), set()).add(run.seed)
+    headline = {gs.dataset_name(k, n) for k, n in plan.headline_settings}
+    assert len(headline) == 4
+    for (experiment, dataset, method, setting), chosen in seeds.items():
+        if experiment == "control":
+            assert method == "softmax" and dataset in headline and chosen == set(CONTROL_SEEDS)
+        elif experiment in ("classes", "samples"):
+            assert chosen == set(HEADLINE_SEEDS if dataset in headline else SWEEP_SEEDS), (dataset, setting)
+        else:
+            assert chosen == set(SWEEP_SEEDS)
+    assert {d for (e, d, _, _) in seeds if e == "control"} == headline
+    for run in runs:  # small training sets train for fewer epochs
+        k, n = (int(part.split(" = ")[1]) for part in run.dataset.split(", ")[1:])
+        assert run.config.epochs == (plan.short_epochs if k * n < plan.short_below else plan.base.epochs)
+    distinct = {(r.dataset, str(r.config.to_dict())) for r in runs}
+    assert len(distinct) < len(runs)  # the study setting reuses grid runs (softmax is G = 1)
 
 
 def test_full_scale_is_larger_than_book_scale():
     book, full = gs.chapter_plan("book"), gs.chapter_plan("full")
-    assert len(full.seeds) > len(book.seeds)
     steps = lambda plan: plan.base.epochs * plan.base.sampler_kwargs["num_samples"] // plan.base.batch_size
     assert steps(full) > steps(book)
     assert full.source == "mnist5k" and full.base.model == "resnet"
@@ -67,83 +80,152 @@ def test_full_scale_is_larger_than_book_scale():
         gs.chapter_plan("tiny")
 
 
-def test_paper_tables_are_complete():
+def test_paper_tables_and_method_configurations():
     for table in (gs.PAPER_CLASSES, gs.PAPER_SAMPLES):
         assert table.shape == (3, 4) and not table.isna().any().any()
-        assert list(table.index) == ["softmax", "type I", "type II"]
+        assert list(table.index) == list(gs.METHODS)
     assert gs.PAPER_CLASSES.loc["type II", 100] == 13.0
     assert gs.PAPER_SAMPLES.loc["type I", 1000] == gs.PAPER_CLASSES.loc["type I", 1000] == 23.3
+    base = gs.chapter_plan("book").base
+    assert gs.method_config(base, "softmax", 8).loss_kwargs == {}
+    assert gs.method_config(base, "type II", 8, "random").loss_kwargs == {"groups": 8, "kind": "II",
+                                                                           "grouping": "random"}
+    with pytest.raises(ValueError, match="method"):
+        gs.method_config(base, "type III", 4)
+
+
+def test_score_counts_wrong_images_and_resamples_them(monkeypatch):
+    data = gs.digit_classification(num_classes=3, samples_per_class=4, test_per_class=10)
+    labels = data.test.targets.argmax(1)
+    logits = torch.nn.functional.one_hot(labels, 3).float()
+    logits[:3] = torch.nn.functional.one_hot((labels[:3] + 1) % 3, 3).float()  # 3 of 30 test images wrong
+    monkeypatch.setattr(gs, "evaluation_logits", lambda result, data: {"val": data.val.targets, "test": logits})
+    result = type("Result", (), {"config": gs.method_config(gs.chapter_plan("book").base, "type I", 4)})()
+    scores = gs.score(result, data)
+    assert scores["error"] == pytest.approx(10.0) and scores["val_error"] == 0
+    assert (scores["classes"], scores["samples_per_class"], scores["groups"]) == (3, 4, 4)
+    resamples = image_resamples(30)
+    wrong = np.isin(resamples.numpy(), [0, 1, 2]).mean(axis=1) * 100
+    np.testing.assert_allclose(scores["error" + BOOT], wrong)
 
 
 def fake_runs(edge: float) -> pd.DataFrame:
-    """Made-up errors in which every claim of the chapter wins by ``edge`` (loses if negative)."""
-    rows = []
+    """A made-up run table in which every claim of the chapter wins by ``edge`` points of error
+    (loses when negative); with the most images type I equals softmax unless ``edge`` < 0, when
+    it trails by 5 points; the controls draw the same errors as softmax.
 
-    def add(experiment, classes, n, method, error, groups=4, grouping="discriminative"):
-        for seed in range(3):
-            rows.append({"experiment": experiment, "classes": classes, "samples_per_class": n, "method": method,
-                         "groups": groups, "grouping": grouping, "seed": seed, "test_error": error + 0.001 * seed,
-                         "val_error": error, "train_seconds": 1.0})
+    Seed noise: the i-th method-and-setting adds ``0.001 i^2 w[seed]`` with ``w`` summing to 0
+    over the headline, sweep and control seeds alike, so two sides always differ per seed but
+    their means differ by exactly the planted effect (with ``edge = 0``: no effect, some noise)."""
+    rng = np.random.default_rng(0)
+    test_noise = rng.normal(0, 0.2, size=RESAMPLES)
+    w = dict(zip(HEADLINE_SEEDS + CONTROL_SEEDS, [1, -1, 0, 1, -1] * 2))
+    rows, added = [], itertools.count(1)
 
-    # classes: type II beats softmax by 2 edges at K = 2 and by 1 edge at K = 10
-    for k, gap in ((2, 2 * edge), (10, edge)):
-        add("classes", k, 100, "softmax", 0.2)
-        add("classes", k, 100, "type I", 0.2)
-        add("classes", k, 100, "type II", 0.2 - gap)
-    # samples: few images: type II < type I < softmax; many images: type I < type II
-    add("samples", 10, 5, "softmax", 0.3)
-    add("samples", 10, 5, "type I", 0.3 - edge)
-    add("samples", 10, 5, "type II", 0.3 - 2 * edge)
-    add("samples", 10, 50, "softmax", 0.1)
-    add("samples", 10, 50, "type I", 0.1 - edge)
-    add("samples", 10, 50, "type II", 0.1)
+    def add(experiment, k, n, method, setting, error, seeds, groups=4, grouping="discriminative", val_error=None):
+        scale = 0.001 * next(added) ** 2
+        for seed in seeds:
+            value = error + scale * w[seed]
+            rows.append({"dataset": gs.dataset_name(k, n), "experiment": experiment, "method": method,
+                         "setting": setting, "seed": seed, "run_key": f"{experiment}{k}{n}{method}{setting}{seed}",
+                         "train_seconds": 1.0, "classes": k, "samples_per_class": n, "groups": groups,
+                         "grouping": grouping, "val_error": error if val_error is None else val_error,
+                         "error": value, "error" + BOOT: value + test_noise})
+
+    for k, gap in ((3, 2 * edge), (10, 0.0)):  # type II's edge: 2 edges at K = 3, none at K = 10
+        add("classes", k, 15, "softmax", f"K = {k}", 10, HEADLINE_SEEDS)
+        add("classes", k, 15, "type I", f"K = {k}", 10 - gap, HEADLINE_SEEDS)
+        add("classes", k, 15, "type II", f"K = {k}", 10 - gap, HEADLINE_SEEDS)
+    add("samples", 10, 5, "softmax", "n = 5", 20, HEADLINE_SEEDS)
+    add("samples", 10, 5, "type I", "n = 5", 20 - edge, HEADLINE_SEEDS)
+    add("samples", 10, 5, "type II", "n = 5", 20 - 2 * edge, HEADLINE_SEEDS)
+    add("samples", 10, 50, "softmax", "n = 50", 5, HEADLINE_SEEDS)
+    type_one = 10 if edge < 0 else 5
+    add("samples", 10, 50, "type I", "n = 50", type_one, HEADLINE_SEEDS)
+    add("samples", 10, 50, "type II", "n = 50", type_one + edge, HEADLINE_SEEDS)
     for method in ("type I", "type II"):
-        add("grouping", 10, 15, method, 0.2 - edge)
-        add("grouping", 10, 15, method, 0.2, grouping="contiguous")
-        add("grouping", 10, 15, method, 0.2, grouping="random")
-        for groups in (2, 4):
-            add("groups", 10, 15, method, 0.2 - edge * (groups == 4), groups=groups)
-    add("groups", 10, 15, "softmax", 0.2, groups=1, grouping="none")
+        add("grouping", 10, 15, method, "discriminative", 10 - edge, SWEEP_SEEDS)
+        for other in ("contiguous", "random"):
+            add("grouping", 10, 15, method, other, 10, SWEEP_SEEDS, grouping=other)
+        add("groups", 10, 15, method, "G = 2", 10, SWEEP_SEEDS, groups=2, val_error=12)
+        add("groups", 10, 15, method, "G = 4", 10 - edge, SWEEP_SEEDS, val_error=8)
+    add("groups", 10, 15, "softmax", "G = 1", 10, SWEEP_SEEDS, groups=1, grouping="none")
+    for k, n, experiment, error in ((3, 15, "classes", 10), (10, 5, "samples", 20), (10, 50, "samples", 5)):
+        add("control", k, n, "softmax", f"{'K' if experiment == 'classes' else 'n'} = {k if experiment == 'classes' else n}",
+            error, CONTROL_SEEDS)
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize("edge, expected", [(0.05, True), (-0.05, False), (0.0, None)])
-def test_verdicts_follow_the_numbers(edge, expected):
-    runs = fake_runs(edge)
-    found = (gs.classes_verdicts(runs) + gs.samples_verdicts(runs) + gs.grouping_verdicts(runs)
-             + gs.groups_verdicts(runs))
-    assert len(found) == 2 + 4 + 4 + 2
-    for verdict in found:
-        if expected is False and "with G chosen on validation" in verdict.claim:
-            continue  # validation picks the better G, which then only ties with softmax
-        assert verdict.holds is expected, verdict
-        assert verdict.chapter == gs.CHAPTER
+def chapter_claims(runs: pd.DataFrame) -> list[Claim]:
+    return (gs.classes_claims(runs) + gs.samples_claims(runs) + gs.grouping_claims(runs, gs.chapter_plan("book"))
+            + gs.groups_claims(runs) + gs.control_claims(runs))
+
+
+@pytest.mark.parametrize("edge, expected", [(3.0, "holds"), (-3.0, "does not hold"), (0.0, "inconclusive")])
+def test_claims_follow_the_numbers(edge, expected):
+    found = chapter_claims(fake_runs(edge))
+    assert len(found) == 3 + 5 + 4 + 2 + 3
+    for claim in found:
+        assert claim.kind in KINDS and claim.chapter == gs.CHAPTER
+        assert claim.verdict == decide(claim.kind, claim.ci_low, claim.ci_high, claim.margin)
+        assert claim.link.startswith(gs.PAGE + "#") and "nan" not in claim.paper.lower()
+        assert claim.classes in (3, 10) and claim.dataset.startswith("digits")
+        if claim.kind == "control":
+            assert claim.verdict == "inconclusive" and claim.seeds == 5 and "seeds 100-104" in claim.claim
+            continue
+        assert claim.seeds == (5 if "Table B.2" in claim.source else 3), claim.claim
+        if claim.kind == "equivalent":
+            assert claim.margin == gs.EQUIVALENCE_MARGIN and f"±{gs.EQUIVALENCE_MARGIN:g}" in claim.claim
+            if edge:
+                assert claim.verdict == expected
+            continue
+        if "G chosen on validation" in claim.claim:
+            assert "G = 4" in claim.claim  # the lower validation error picks G
+        assert claim.verdict == expected, claim
+        assert (claim.effect > 0) == (edge > 0) or edge == 0
+        if expected != "holds":
+            assert claim.note, claim
+
+
+def test_trend_claim_is_the_difference_of_paired_edges():
+    runs = fake_runs(3.0)
+    trend = next(c for c in gs.classes_claims(runs) if "shrinks" in c.claim)
+    edge_few = gs.edges(runs, "classes").query("source == 'ours: digits' and method == 'type II' and x == 3")
+    edge_many = gs.edges(runs, "classes").query("source == 'ours: digits' and method == 'type II' and x == 10")
+    assert trend.effect == pytest.approx(edge_few["edge (points)"].mean() - edge_many["edge (points)"].mean(), abs=1e-3)
+    assert trend.paper.startswith("edge 2.40 points at 100 classes")
 
 
 def test_tables_put_the_paper_beside_ours():
-    runs = fake_runs(0.05)
-    assert gs.error_table(runs, "samples", "samples_per_class").shape == (3, 2)
+    runs = fake_runs(3.0)
     beside = gs.paper_beside_ours(runs, "classes")
-    assert beside.loc["type II", ("paper (ImageNet subsets)", 100)] == 13.0
-    assert beside.loc["type II", ("ours (digits)", 2)] == pytest.approx(10.1)
+    assert list(beside.columns[:5]) == ["method", "paper: 100 classes", "paper: 200 classes", "paper: 500 classes",
+                                        "paper: 1000 classes"]
+    assert beside.set_index("method").loc["type II", "paper: 100 classes"] == "13.0"
+    assert list(gs.paper_beside_ours(runs, "samples").columns)[4:] == ["paper: all", "ours: n = 5", "ours: n = 50"]
+    table = gs.error_table(runs, "grouping")
+    assert list(table.columns) == ["method", "discriminative", "contiguous", "random"]
+    assert table["random"].str.endswith("(3)").all()
+    assert "–" in gs.show(pd.DataFrame({"a": [np.nan]})).to_html()
 
 
-def test_one_epoch_smoke_run_with_each_method(tmp_path):
-    data = gs.digit_classification(num_classes=3, samples_per_class=8)
-    plan = gs.chapter_plan("book")
-    configs = [plan.base.replace(loss=loss, loss_kwargs=kwargs, epochs=1)
-               for loss, kwargs in gs.method_losses(plan.groups).values()]
-    results = train_all(configs, data, workers=1, runs_dir=tmp_path, progress=False)
-    for result in results:
-        assert 0 <= result.metrics["test_top1"] <= 1
-        assert np.isfinite(result.records["loss"].dropna()).all()
-
-
-def test_train_missing_trains_every_setting_once(tmp_path, monkeypatch):
+def test_tiny_chapter_trains_scores_and_decides(tmp_path, monkeypatch):
     monkeypatch.setenv("MLTEACH_RUNS", str(tmp_path))
-    specs = [dataclasses.replace(spec, config=spec.config.replace(epochs=1))
-             for spec in gs.run_specs("book") if spec.seed == 0 and spec.method == "softmax"][:2]
-    assert len({(s.num_classes, s.samples_per_class) for s in specs}) == 2
-    gs.train_missing(specs, "book", workers=1)
-    for spec in specs:
-        assert cached_run(spec.config, gs.chapter_data(spec.num_classes, spec.samples_per_class, "book")) is not None
+    book = gs.chapter_plan("book")
+    tiny = gs.ChapterPlan("book", "sklearn", book.base.replace(epochs=1, batch_size=20,
+                                                               sampler_kwargs={"samples_per_class": 1, "num_samples": 20}),
+                          groups=4, class_counts=(3, 10), class_samples=3, samples_per_class=(2, 3),
+                          val_per_class=5, test_per_class=10, study=(10, 3), group_values=(2, 4), short_epochs=1,
+                          short_below=0)
+    monkeypatch.setattr(gs, "chapter_plan", lambda scale=None: tiny)
+    monkeypatch.setattr(gs, "_data", lambda scale, k, n: gs.digit_classification("sklearn", k, n, 5, 10))
+    monkeypatch.setattr(gs, "HEADLINE_SEEDS", (0, 1))
+    monkeypatch.setattr(gs, "SWEEP_SEEDS", (0, 1))
+    monkeypatch.setattr(gs, "CONTROL_SEEDS", (7, 8))
+    runs, results = gs.run_all(workers=1)
+    assert len(runs) == len(results) and runs["error"].between(0, 100).all()
+    assert runs["error" + BOOT].map(len).eq(200).all()
+    assert gs.training_seconds(runs) <= runs["train_seconds"].sum()
+    found = gs.claims()
+    assert {c.kind for c in found} == {"greater", "equivalent", "control"}
+    assert sum(c.kind == "control" for c in found) == 3  # (3, 3), (10, 2) and (10, 3)
