@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from . import balanced, baselines, partial, ranking, two_way
-from ._checks import check_choice, check_logits_targets
+from ._checks import check_choice, check_logits_targets, check_settings
 
 __all__ = ["combined_loss", "CombinedLoss"]
 
@@ -56,6 +56,18 @@ def _term_losses() -> dict:
 
 
 TERM_LOSSES = _term_losses()
+#: The rules each term's hyper-parameters are checked against (the ones its function uses), so
+#: that :class:`CombinedLoss` refuses a bad term setting at construction.
+TERM_SETTINGS = {
+    "two_way_loss": two_way.TWO_WAY_SETTINGS, "margin_bias_two_way_loss": two_way.MARGIN_BIAS_SETTINGS,
+    "lsep_loss": ranking.LSEP_SETTINGS, "zlpr_loss": ranking.ZLPR_SETTINGS, "dr_loss": ranking.DR_SETTINGS,
+    "focal_loss": balanced.FOCAL_SETTINGS, "asymmetric_loss": balanced.ASYMMETRIC_SETTINGS,
+    "distribution_balanced_loss": balanced.DISTRIBUTION_BALANCED_SETTINGS,
+    "assume_negative_loss": partial.REDUCTION_SETTINGS, "down_weight_loss": partial.DOWN_WEIGHT_SETTINGS,
+    "label_smoothing_loss": partial.SMOOTHING_SETTINGS, "negative_label_smoothing_loss": partial.SMOOTHING_SETTINGS,
+    "entropy_minimization_loss": partial.ENTROPY_MINIMIZATION_SETTINGS, "bce_loss": baselines.REDUCTION_SETTINGS,
+    "multilabel_softmax_loss": baselines.REDUCTION_SETTINGS, "warp_loss": baselines.WARP_SETTINGS,
+}
 
 
 def _check_terms(terms: Sequence[Mapping], name: str) -> list[tuple]:
@@ -85,6 +97,7 @@ def _check_terms(terms: Sequence[Mapping], name: str) -> list[tuple]:
         unknown = set(kwargs) - set(parameters)
         if unknown:
             raise ValueError(f"{name}: {loss} has no argument(s) {sorted(unknown)}")
+        check_settings(f"{name} term {loss}", TERM_SETTINGS[loss], **kwargs)
         checked.append((TERM_LOSSES[loss], float(weight), kwargs, "class_counts" in parameters))
     return checked
 

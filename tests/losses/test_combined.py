@@ -1,9 +1,12 @@
 """combined_loss: a weighted sum of named losses, each reduced its own way."""
 
+import inspect
+
 import pytest
 import torch
 
-from mlteach.losses import bce_loss, combined_loss, distribution_balanced_loss, dr_loss
+from mlteach.losses import CombinedLoss, bce_loss, combined_loss, distribution_balanced_loss, dr_loss
+from mlteach.losses.combined import PASSED_ARGUMENTS, TERM_LOSSES, TERM_SETTINGS
 
 DR_KWARGS = {"gamma1": 5.0, "gamma2": 7.0}
 
@@ -36,3 +39,15 @@ def test_combined_loss_rejects_bad_terms(terms, message):
         combined_loss(logits, targets, terms=terms)
     with pytest.raises(ValueError, match="reduction"):
         combined_loss(logits, targets, terms=[{"loss": "bce_loss"}], reduction="none")
+
+
+def test_every_term_loss_has_settings_rules_for_all_its_hyper_parameters():
+    assert set(TERM_SETTINGS) == set(TERM_LOSSES)
+    for name, function in TERM_LOSSES.items():
+        hyper_parameters = set(inspect.signature(function).parameters) - PASSED_ARGUMENTS
+        assert hyper_parameters <= set(TERM_SETTINGS[name]), name
+
+
+def test_combined_twin_refuses_a_bad_term_setting_at_construction():
+    with pytest.raises(ValueError, match=r"CombinedLoss term lsep_loss: gamma must be a finite number in \(0, inf\)"):
+        CombinedLoss(terms=[{"loss": "lsep_loss", "kwargs": {"gamma": True}}])
