@@ -58,7 +58,7 @@ from ..models import build_model
 from ..train import RunResult, TrainConfig
 from ..train.cache import load_state, save_atomic
 from ..train.config import loss_function
-from .claims import Claim, claim_table, compare, decide, paper_number
+from .claims import Claim, claim_view, compare, decide, paper_number
 from .evaluation import BOOT, evaluation_logits, measurements, test_scores
 from .evidence import Measurements, image_resamples, paired_interval
 from .experiment import CONTROL_SEEDS, HEADLINE_SEEDS, SWEEP_SEEDS, Run, control_runs, run_table
@@ -610,10 +610,9 @@ def show(frame: pd.DataFrame, digits: int = 1):
 
 
 def show_claims(claims: Sequence[Claim], *sources: str):
-    """The claims (those whose source starts with one of ``sources``, if given) as a table for
-    this page: :func:`~mlteach.reproduce.claims.claim_table` without the chapter column."""
-    chosen = [c for c in claims if not sources or c.source.startswith(sources)]
-    return show(claim_table(chosen).drop(columns="chapter"), digits=2)
+    """The claims whose source starts with one of ``sources`` (all if none is given), shown by
+    :func:`~mlteach.reproduce.claims.claim_view` as on every chapter page."""
+    return claim_view([c for c in claims if not sources or c.source.startswith(sources)])
 
 
 # --------------------------------------------------------------------------- figures

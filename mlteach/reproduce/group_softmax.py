@@ -37,7 +37,7 @@ from .evidence import Measurements, image_resamples, mean_replicates
 from .experiment import CONTROL_SEEDS, HEADLINE_SEEDS, SWEEP_SEEDS, Run, control_runs, run_table
 from .scale import current_scale
 
-__all__ = ["CHAPTER", "PAGE", "PAPER_CLASSES", "PAPER_SAMPLES", "METHODS", "GROUPINGS", "EQUIVALENCE_MARGIN",
+__all__ = ["CHAPTER", "PAGE", "LINKS", "PAPER_CLASSES", "PAPER_SAMPLES", "METHODS", "GROUPINGS", "EQUIVALENCE_MARGIN",
            "ChapterPlan", "chapter_plan", "digit_classification", "dataset_name", "chapter_data", "method_config",
            "chapter_runs", "score", "run_all", "training_seconds", "error_table", "paper_beside_ours", "edges",
            "best_groups", "show", "classes_claims", "samples_claims", "grouping_claims", "groups_claims",
@@ -51,6 +51,8 @@ SECTIONS = {"classes": "experiment-1-the-number-of-classes",
             "samples": "experiment-2-the-number-of-training-images-per-class",
             "grouping": "experiment-3-which-grouping", "groups": "experiment-4-the-number-of-groups",
             "control": "negative-controls"}
+#: Where each experiment's claims are measured (a section of the chapter's page).
+LINKS = {name: f"{PAGE}#{section}" for name, section in SECTIONS.items()}
 
 #: Group-softmax supplement, Table B.2(a): top-1 error (%) on ImageNet subsets with fewer classes
 #: (about 1,280 training images per class), ResNet trained from scratch.
@@ -398,7 +400,7 @@ def _claim(rows: pd.DataFrame, better: Measurements, worse: Measurements, sectio
     :func:`~mlteach.reproduce.claims.compare`."""
     fields = {"dataset": rows["dataset"].iloc[0], "classes": int(rows["classes"].iloc[0]),
               "ours": f"{better.summary(1)} % vs {worse.summary(1)} %", "paper": paper_number(None), **fields}
-    return compare(worse, better, chapter=CHAPTER, link=f"{PAGE}#{SECTIONS[section]}", **fields)
+    return compare(worse, better, chapter=CHAPTER, link=LINKS[section], **fields)
 
 
 def _table_claim(runs: pd.DataFrame, experiment: str, end: str, better: str, worse: str, column: int,
@@ -489,7 +491,7 @@ def control_claims(runs: pd.DataFrame) -> list[Claim]:
         found.append(compare(
             first, second, chapter=CHAPTER, kind="control", source="negative control (not a claim of the paper)",
             claim=f"A/A control: softmax (seeds {seeds[0]}) vs softmax (seeds {seeds[1]})", dataset=dataset,
-            classes=int(grid["classes"].iloc[0]), paper=paper_number(None), link=f"{PAGE}#{SECTIONS['control']}",
+            classes=int(grid["classes"].iloc[0]), paper=paper_number(None), link=LINKS["control"],
             ours=f"{first.summary(1)} % vs {second.summary(1)} %"))
     return found
 
