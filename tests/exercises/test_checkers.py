@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from mlteach import losses
-from mlteach.exercises import (check_apl_term_gradient, check_apl_update, check_c_lsep, check_corrected_entry_gradient,
+from mlteach.exercises import (check_average_precision, check_masked_logsumexp, check_per_class_thresholds,
+                               check_apl_term_gradient, check_apl_update, check_c_lsep, check_corrected_entry_gradient,
                                check_discriminative_groups, check_expression, check_large_loss_selection, check_lsep,
                                check_ngc_gradient, check_ngc_threshold, check_two_class_type_two_loss,
                                check_two_way_negative_gradient, check_two_way_sample)
@@ -25,6 +26,8 @@ from mlteach.exercises.em import apl_term_symbols
 from mlteach.exercises.group_softmax import margin_symbols
 from mlteach.exercises.large_loss import corrected_gradient_symbols
 from mlteach.exercises.two_way import two_way_gradient_symbols
+from mlteach.metrics import average_precision, f1_optimal_thresholds
+from mlteach.numerics import masked_logsumexp
 from mlteach.symbolic.functions import sigmoid
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -213,6 +216,9 @@ IMPLEMENT_CHECKERS = {
     "selection": (check_large_loss_selection, lambda x, t, rate: losses.large_loss_selection(x, t, rate=rate)),
     "apl": (check_apl_update, losses.apl_pseudo_labels),
     "groups": (check_discriminative_groups, losses.discriminative_groups),
+    "average_precision": (check_average_precision, lambda s, y: average_precision(s, y)),
+    "thresholds": (check_per_class_thresholds, lambda s, y: f1_optimal_thresholds(s, y)),
+    "masked_logsumexp": (check_masked_logsumexp, masked_logsumexp),
 }
 
 
