@@ -5,7 +5,8 @@
   link to torch's and numpy's types, which the offline book cannot resolve), members in source
   order, short names, no docstrings inherited from ``torch.nn.Module`` (``forward``);
 - the docstrings are written for ``help()``: a plain-text formula such as ``|P|`` (the size of
-  a set) would read as a reST substitution, so ``|name|`` is escaped before parsing;
+  a set) or ``|a - b|`` would read as a reST substitution, so ``|...|`` is escaped before
+  parsing;
 - they also name submodules and module constants that the page does not document one by one
   (``:mod:`mlteach.train.trainer```, ``:data:`MODELS```): those stay code, not links, instead
   of failing the nitpicky (``-n``) build. Every other reference is still checked.
@@ -18,7 +19,7 @@ import re
 from sphinx.application import Sphinx
 from sphinx.config import Config
 
-SUBSTITUTION_LIKE = re.compile(r"(?<![\w`\\])\|(\w+)\|(?![\w`])")
+SUBSTITUTION_LIKE = re.compile(r"(?<![\w`\\])\|([^|`\n]+?)\|(?![\w`])")
 UNDOCUMENTED_TARGETS = [
     ("py:mod", r"mlteach\..+"),          # submodules: the page documents the packages
     ("py:data", r".+"),                  # module constants (MODELS, RECORD_COLUMNS, ...)
