@@ -16,6 +16,7 @@ import functools
 
 from ..symbolic import ranking
 from .claims import Claim, decide
+from .dr import CHAPTER
 
 __all__ = ["CHAPTER", "LINKS", "FIG3_PAPER_THRESHOLDS", "FIG3_TOLERANCE", "exact_claim", "dr_threshold_claims", "claims"]
 
@@ -23,7 +24,6 @@ __all__ = ["CHAPTER", "LINKS", "FIG3_PAPER_THRESHOLDS", "FIG3_TOLERANCE", "exact
 FIG3_PAPER_THRESHOLDS = {(1, None): 0.5, (5, None): 0.85, (5, 5): 0.5}
 #: How close a computed threshold must be to the paper's reading to agree with it.
 FIG3_TOLERANCE = 0.05
-CHAPTER = "3. Long tails: the DR loss"
 LINK = "ch3_dr_derivation.html#where-does-the-gradient-switch-on"
 #: Where each derivation's claims are decided.
 LINKS = {"DR Fig. 3": LINK}
