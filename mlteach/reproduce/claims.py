@@ -24,7 +24,7 @@ no-difference data.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -34,8 +34,7 @@ import pandas as pd
 from .evidence import Measurements, paired_interval
 
 __all__ = ["CLAIM_COLUMNS", "KINDS", "VERDICTS", "Claim", "decide", "compare", "claim_table", "claim_view",
-           "write_claims_csv", "with_link",
-           "false_holds_rate", "paper_number"]
+           "write_claims_csv", "false_holds_rate", "paper_number"]
 
 #: The published claim table's columns, in order.
 CLAIM_COLUMNS = ("chapter", "claim", "source", "dataset", "classes", "kind", "paper", "ours", "effect",
@@ -180,11 +179,6 @@ def false_holds_rate(seeds: int = 5, trials: int = 4000, seed_sd: float = 1.0, t
         if verdict in counts:
             counts[verdict] += 1
     return {verdict: count / trials for verdict, count in counts.items()}
-
-
-def with_link(claims: Iterable[Claim], link: str) -> list[Claim]:
-    """The claims with their ``link`` set (the page section that measures them)."""
-    return [replace(c, link=link) for c in claims]
 
 
 def claim_view(claims: Iterable[Claim], columns: tuple[str, ...] = ("claim", "dataset", "paper", "ours", "effect",

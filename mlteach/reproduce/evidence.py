@@ -70,11 +70,6 @@ class Measurements:
         seeds = tuple(range(len(values))) if seeds is None else tuple(int(s) for s in seeds)
         return cls(values, None if replicates is None else np.asarray(replicates, dtype=float), seeds)
 
-    def scaled(self, factor: float) -> Measurements:
-        """The same measurements in other units (e.g. fractions to percent)."""
-        replicates = None if self.replicates is None else self.replicates * factor
-        return Measurements(self.values * factor, replicates, self.seeds)
-
     def mean(self) -> float:
         return float(self.values.mean())
 
