@@ -25,6 +25,8 @@ __all__ = ["EVAL_LOGITS", "predict", "evaluation_logits", "test_scores", "measur
 EVAL_LOGITS = "evaluation_logits.pt"
 #: Suffix of the column holding a statistic's test resamples in a run table.
 BOOT = "_boot"
+#: Bump when :func:`test_scores` computes differently, so stored scores are computed again.
+SCORES_VERSION = 1
 
 
 @torch.no_grad()
@@ -53,7 +55,8 @@ def test_scores(result: RunResult, data: MultiLabelData, groups: dict[str, list[
     ``groups``, e.g. head / medium / tail), each with ``<name>_boot``: its values on the
     shared resamples of the test images (:func:`~mlteach.reproduce.evidence.image_resamples`).
     Stored in the run's folder, so the status page reads what the chapter computed."""
-    path = result.run_dir / f"test_scores-{hash_key({'groups': groups, 'resamples': RESAMPLES})}.pt"
+    key = hash_key({"groups": groups, "resamples": RESAMPLES, "version": SCORES_VERSION})
+    path = result.run_dir / f"test_scores-{key}.pt"
     stored = load_state(path)
     if stored is not None:
         return {name: value.numpy() if isinstance(value, torch.Tensor) else value for name, value in stored.items()}
