@@ -218,6 +218,9 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         fired.set()
         _thread.interrupt_main()
 
+    # interrupt_main does nothing while SIGINT is ignored (a process started in the background
+    # by a shell without job control): Python's own handler is put in place for the block.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(seconds, interrupt)
     timer.start()
     try:
@@ -228,6 +231,7 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         raise
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
 
 
 def call(function: Callable, *args, on_error: str, copy_arguments: bool = True, **kwargs):

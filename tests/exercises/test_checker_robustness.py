@@ -155,6 +155,7 @@ def test_assert_passed_prints_the_report_and_raises_unless_every_check_passed(ca
 def test_the_time_limit_without_sigalrm_interrupts_the_main_thread(monkeypatch):
     """Where there is no SIGALRM (Windows), a timer thread interrupts the main thread."""
     monkeypatch.delattr(signal, "setitimer")
+    ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a background job: must not matter
     with pytest.raises(TimeUp):
         with time_limit(0.2):
             while True:
@@ -162,6 +163,7 @@ def test_the_time_limit_without_sigalrm_interrupts_the_main_thread(monkeypatch):
     with time_limit(5.0):  # a block that ends in time is not interrupted later
         total = sum(range(1000))
     assert total == 499500
+    assert signal.signal(signal.SIGINT, ignored) == signal.SIG_IGN  # the caller's handler is restored
 
 
 def test_outside_the_main_thread_the_block_runs_without_a_limit():
