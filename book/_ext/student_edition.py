@@ -2,8 +2,7 @@
 
 - Every notebook page offers its *student notebook* (solutions removed, checker calls kept;
   see :mod:`mlteach.exercises.export`) in the download menu, next to the full ``.ipynb``; an
-  exercise page also offers it in Colab, and the menu's PDF entry is the whole book
-  (``scripts/build_pdf.sh``), not the print of one page.
+  exercise page also offers it in Colab.
 - ``MLTEACH_STUDENT_EDITION=1`` builds the book with every solution removed from the sources
   as they are read (the same rule as the student notebooks; sphinx-exercise's own
   ``hide_solutions`` leaves gated solutions' content on the page); ``scripts/build_book.sh
@@ -50,11 +49,6 @@ def add_student_notebook(app: Sphinx, pagename: str, templatename: str, context:
                 button["buttons"].insert(2, {"type": "link", "url": colab, "text": "Colab",
                                              "tooltip": "Open the student notebook in Colab", "icon": "fas fa-rocket",
                                              "label": "colab-student-notebook-button"})
-            for entry in button["buttons"]:
-                if entry.get("label") == "download-pdf-button":  # the whole book, not one page
-                    entry.update(type="link", url=context["pathto"]("mlteach.pdf", 1), text="book .pdf",
-                                 tooltip="Download the whole book as a PDF")
-                    entry.pop("javascript", None)
 
 
 def setup(app: Sphinx) -> dict:
