@@ -92,24 +92,22 @@ def _differentiable_power(base: torch.Tensor, exponent: float) -> torch.Tensor |
     return torch.where(base > 0, base.clamp_min(tiny) ** exponent, 0.0)
 
 
-def _below_floor(log_value: torch.Tensor, log_floor: float) -> bool:
-    """Whether some entry sits below its floor (checked first: the mask is rarely needed)."""
-    return bool(log_value.amin() < log_floor)
+def _focal_terms(flipped: torch.Tensor, gamma: float, need_grad: bool):
+    """``(1 - p)^gamma * (-log p)`` for ``p = sigmoid(-u)`` (``u = flipped``, minus the margin)
+    and its derivative in u.
 
-
-def _focal_terms(margin: torch.Tensor, gamma: float, need_grad: bool):
-    """``(1 - p)^gamma * (-log p)`` for ``p = sigmoid(margin)`` and its derivative in the margin.
-
-    With ``q = 1 - p``: d/du [q^gamma (-log p)] = -q^gamma (gamma p (-log p) + q).
+    With ``q = 1 - p = sigmoid(u)``: d/du [q^gamma (-log p)] = q^gamma (q - gamma p log p).
     """
-    log_p = F.logsigmoid(margin)
-    q = torch.exp(log_p - margin)  # 1 - p = sigmoid(-margin), exact
+    log_q = F.logsigmoid(flipped)
+    log_p = log_q - flipped  # log p = log(1 - q), exact
+    q = log_q.exp_()
     focusing = _power(q, gamma)
-    values = (log_p * focusing).neg_()
+    values = log_p.neg() if gamma == 0 else (log_p * focusing).neg_()
     if not need_grad:
         return values, None
-    inner = torch.exp(log_p).mul_(log_p).mul_(-gamma).add_(q) if gamma else q
-    return values, inner.mul_(focusing).neg_()
+    if gamma == 0:
+        return values, q
+    return values, torch.addcmul(q, log_p.exp(), log_p, value=-gamma).mul_(focusing)
 
 
 def _focal_gradient(margin: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -148,17 +146,16 @@ def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0,
         return positive * (2 * alpha - 1) + (1 - alpha)
 
     def kernel(x, targets, need_grad):
-        positive = _positive_indicator(targets, x.dtype)
-        sign = positive.mul(2).sub_(1)  # +1 on positives, -1 on negatives
-        values, d_margin = _focal_terms(x * sign, gamma, need_grad)
-        if d_margin is not None:
-            d_margin.mul_(sign)
+        flip = torch.rsub(targets, 0.5).sign_()  # -1 on positives, +1 on negatives: u = -margin = flip x
+        values, d_flipped = _focal_terms(x * flip, gamma, need_grad)
+        if d_flipped is not None:
+            d_flipped.mul_(flip)
         if alpha is not None:
-            alpha_t = alpha_weight(positive)
+            alpha_t = flip.mul(0.5 - alpha).add_(0.5)
             values.mul_(alpha_t)
-            if d_margin is not None:
-                d_margin.mul_(alpha_t)
-        return values, d_margin
+            if d_flipped is not None:
+                d_flipped.mul_(alpha_t)
+        return values, d_flipped
 
     def gradient(x):
         positive = _positive_indicator(targets.detach(), x.dtype)
@@ -205,32 +202,35 @@ def asymmetric_loss(logits: torch.Tensor, targets: torch.Tensor, gamma_neg: floa
         positive = _positive_indicator(targets, x.dtype)
         log_p = F.logsigmoid(x)
         log_not_p = log_p - x  # log(1 - p)
-        p = torch.sigmoid(x)
-        not_p = torch.exp(log_not_p)  # 1 - p, exact near p = 1
+        p = log_p.exp()
+        not_p = log_not_p.exp()  # 1 - p, exact near p = 1
         if clip > 0:  # 1 - p_m = min(1 - p + m, 1)
             not_shifted = not_p + clip
             log_not_shifted = torch.log(not_shifted).clamp_max_(0)
         else:
             log_not_shifted = log_not_p
-        pos_part = positive * _power(not_p, gamma_pos)  # y (1 - p)^gamma_pos, held constant
-        neg_part = positive.sub_(1).neg_()  # (1 - y) p_m^gamma_neg, held constant
+        # the focusing weights, held constant: y (1 - p)^gamma_pos and (1 - y) p_m^gamma_neg
+        pos_part = positive if gamma_pos == 0 else positive * _power(not_p, gamma_pos)
         if gamma_neg:
-            neg_part.mul_(_power((p - clip).clamp_min_(0), gamma_neg))
-        values = pos_part * log_p.clamp_min(log_eps)
+            shifted_power = _power((p - clip).clamp_min_(0), gamma_neg)
+            neg_part = torch.addcmul(shifted_power, positive, shifted_power, value=-1)
+        else:
+            neg_part = torch.rsub(positive, 1)
+        values = log_p.clamp_min(log_eps).mul_(pos_part)
         values.addcmul_(neg_part, log_not_shifted.clamp_min(log_eps)).neg_()
         if not need_grad:
             return values, None
         # d(-log p)/dx = p - 1 and d(-log(1 - p_m))/dx = p (1 - p) / (1 - p + m) for p > m;
         # zero where a log sits on its floor (the negative one can only reach it when m < eps)
-        if _below_floor(log_p, log_eps):
-            pos_part.mul_(log_p >= log_eps)
+        if float(log_p.amin()) < log_eps:  # checked first: the mask is rarely needed
+            pos_part = pos_part * (log_p >= log_eps)
         if clip > 0:
             neg_grad = not_p.mul_(p).div_(not_shifted)
             if not gamma_neg:  # otherwise p_m^gamma_neg = 0 already zeroes p <= m
                 neg_grad.mul_(p > clip)
         else:
             neg_grad = p.clone()
-        if clip < eps and _below_floor(log_not_shifted, log_eps):
+        if clip < eps and float(log_not_shifted.amin()) < log_eps:
             neg_grad.mul_(log_not_shifted >= log_eps)
         return values, p.sub_(1).mul_(pos_part).addcmul_(neg_grad, neg_part)
 
@@ -311,31 +311,31 @@ def distribution_balanced_loss(logits: torch.Tensor, targets: torch.Tensor,
     largest = torch.finfo(x.dtype).max
 
     def factors(targets):
-        """d margin / dx (1 on positives, -lambda on negatives) and the weight of each entry."""
+        """-d margin / dx (-1 on positives, lambda on negatives) and the weight of each entry."""
         positive = _positive_indicator(targets, x.dtype)
-        # r_ic = (1/n_c) / sum_j y_ij / n_j; infinite for a sample without positives (w = 1 + alpha)
-        ratio = torch.outer((positive @ inverse_counts).reciprocal_(), inverse_counts)
-        weight = ratio.sub_(map_gamma).mul_(map_beta).sigmoid_().add_(map_alpha)
-        slope = positive.mul(1 + neg_scale).sub_(neg_scale)
+        # beta r_ic = beta (1/n_c) / sum_j y_ij / n_j; infinite without positives (w = 1 + alpha)
+        ratio = torch.outer((positive @ inverse_counts).reciprocal_().mul_(map_beta), inverse_counts)
+        weight = ratio.sub_(map_beta * map_gamma).sigmoid_().add_(map_alpha)
+        flip = positive.mul(-1 - neg_scale).add_(neg_scale)
         # balance * w on positives, balance * w / lambda on negatives
         scale = weight.mul_(positive.mul_(balance_param * (1 - 1 / neg_scale))
                             .add_(balance_param / neg_scale))
-        return slope, scale
+        return flip, scale
 
     def kernel(x, targets, need_grad):
-        slope, scale = factors(targets)
-        # z on positives, -lambda (x + b) on negatives; kept finite where lambda x overflows
-        margin = (x + bias).mul_(slope).clamp_(-largest, largest)
-        values, d_margin = _focal_terms(margin, focal_gamma, need_grad)
+        flip, scale = factors(targets)
+        # minus the margin: -z on positives, lambda (x + b) on negatives; finite where lambda x overflows
+        flipped = (x + bias).mul_(flip).clamp_(-largest, largest)
+        values, d_flipped = _focal_terms(flipped, focal_gamma, need_grad)
         values.mul_(scale)
-        if d_margin is not None:
-            d_margin.mul_(slope).mul_(scale)
-        return values, d_margin
+        if d_flipped is not None:
+            d_flipped.mul_(flip).mul_(scale)
+        return values, d_flipped
 
     def gradient(x):
-        slope, scale = factors(targets.detach())
-        margin = ((x + bias) * slope).clamp(-largest, largest)
-        return _focal_gradient(margin, focal_gamma) * slope * scale
+        flip, scale = factors(targets.detach())
+        margin = ((x + bias) * -flip).clamp(-largest, largest)
+        return _focal_gradient(margin, focal_gamma) * -flip * scale
 
     return closed_form_loss(kernel, gradient, x, targets, reduction=reduction)
 

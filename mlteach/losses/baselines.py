@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import REAL, REDUCTIONS, check_logits_targets, check_settings, compute_dtype, reduce
-from ._label_sets import SetLSE, membership, set_logsumexp, signed_values
+from ._label_sets import LineHead, SetLSE, line_loss, mean_weight, membership, signed_values
 
 REDUCTION_SETTINGS = {"reduction": REDUCTIONS}
 WARP_SETTINGS = {"margin": REAL, "reduction": REDUCTIONS}
@@ -68,12 +68,37 @@ def multilabel_softmax_loss(logits: torch.Tensor, targets: torch.Tensor, reducti
     x = logits.to(compute_dtype(logits))
     positive = membership(targets.detach().to(x.dtype), "positive")
     positives = positive.sum(1)
-    (known,) = set_logsumexp(x, targets, (SetLSE("known", 1.0, 1),))
     # weights 1/|P| before the sum, so that the sum of positive logits cannot overflow
-    mean_positive_logit = (x * positive.div_(positives.clamp(min=1).unsqueeze(1))).sum(1)
-    has_positive = positives > 0
-    terms = torch.where(has_positive, known - mean_positive_logit, 0.0)
-    return reduce(terms, reduction, has_positive.sum())
+    weights = positive.div_(positives.clamp(min=1).unsqueeze(1))
+    (loss,) = line_loss(x, targets, (SetLSE("known", 1.0, 1),), _softmax_head(weights, positives > 0, reduction))
+    return loss
+
+
+def _softmax_head(weights: torch.Tensor, has_positive: torch.Tensor, reduction: str) -> LineHead:
+    """``K - sum_p w_p x_p`` per sample with a positive (K the soft maximum of the known entries,
+    w = 1/|P| on positives), 0 on the others; d/dK = 1 and d/dx = -w there."""
+    count = int(has_positive.sum())
+
+    def forward(soft_maxima, logits):
+        (known,) = soft_maxima
+        terms = torch.where(has_positive, known - (logits * weights).sum(1), 0.0)
+        weight = None if reduction == "none" else mean_weight(reduction, count)
+
+        def backward(grads):
+            (g,) = grads
+            if g is None:
+                return [None], None
+            line = torch.where(has_positive, g if weight is None else g * weight, 0.0)
+            return [line], weights * line.neg().unsqueeze(1)
+
+        return ((terms,) if weight is None else (terms.sum().mul_(weight),)), backward
+
+    def reference(soft_maxima, logits):
+        (known,) = soft_maxima
+        terms = torch.where(has_positive, known - (logits * weights).sum(1), 0.0)
+        return (reduce(terms, reduction, count),)
+
+    return LineHead(forward, reference)
 
 
 def warp_loss(logits: torch.Tensor, targets: torch.Tensor, margin: float = 1.0,

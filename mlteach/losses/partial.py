@@ -61,6 +61,7 @@ __all__ = [
     "apl_pseudo_labels",
     "large_loss",
     "large_loss_selection",
+    "large_loss_with_selection",
     "large_loss_rate",
     "large_loss_threshold",
     "AssumeNegativeLoss",
@@ -236,7 +237,7 @@ def _entropy_regularised_kernel(entropy_weight: float, pseudo_weight: float = 0.
         cross_entropy_coef = pos_coef + neg_coef if need_grad else None  # a + b
         log_p = F.logsigmoid(x)
         log_not_p = log_p - x  # log(1 - p)
-        p = torch.sigmoid(x)
+        p = log_p.exp()
         not_p = log_not_p.exp()  # 1 - p without rounding when p is near 1
         values = torch.addcmul(pos_coef, entropy_coef, p).mul_(log_p)
         values.addcmul_(neg_coef.addcmul_(entropy_coef, not_p), log_not_p).neg_()
@@ -450,21 +451,32 @@ def _kth_largest_unknown_loss(ranked: torch.Tensor, num_unknown: int, rate: floa
     return float(ranked.reshape(-1).kthvalue(position + 1).values)
 
 
-def _large_loss_kernel(cut, inclusive: bool, scheme: str):
-    """Kernel and differentiable gradient of Large Loss: AN loss and gradient per entry;
-    entries whose ranked loss reaches ``cut`` (``>=`` when ``inclusive``, else ``>``; known
-    entries rank at -inf) are rejected or flipped to 1."""
+def _large_loss_selection(x: torch.Tensor, targets: torch.Tensor, rate: float | None, threshold: float | None):
+    """The one ranking of Large Loss: ``(AN losses, boolean mask of the selected unknown
+    entries)``, or ``(None, None)`` when nothing can be selected (rate 0, the relative schedule's
+    first epoch) and ``(losses, None)`` when k = 0."""
+    if threshold is None and rate == 0:
+        return None, None
+    losses, ranked, num_unknown = _assume_negative_losses(x, targets)
+    if threshold is not None:
+        return losses, ranked > threshold
+    cut = _kth_largest_unknown_loss(ranked, num_unknown, rate)
+    return losses, None if cut is None else ranked >= cut
 
-    def kernel(x, targets, losses, ranked, need_grad):
+
+def _large_loss_kernel(scheme: str, rate: float | None, threshold: float | None):
+    """Kernel and differentiable gradient of Large Loss: AN loss and gradient per entry; the
+    selected entries (a boolean operand, None for none) are rejected or flipped to 1."""
+
+    def kernel(x, targets, losses, selected, need_grad):
         positive = targets.clamp_min(0)
         grad = torch.sigmoid(x).sub_(positive) if need_grad else None  # p - y
-        if cut is None:  # nothing to modify: plain AN
-            if losses is None:
-                losses = torch.addcmul(x, x, positive.to(x.dtype), value=-1).sub_(F.logsigmoid(x))
+        if losses is None:  # rate 0: plain AN
+            losses = torch.addcmul(x, x, positive.to(x.dtype), value=-1).sub_(F.logsigmoid(x))
+        if selected is None:
             return losses, grad
-        selected = ranked >= cut if inclusive else ranked > cut
         if scheme == "LL-R":  # loss and gradient 0, the entry stays in the B * C denominator
-            kept = selected.logical_not_()
+            kept = selected.logical_not()
             if grad is not None:
                 grad.mul_(kept)
             return losses.mul_(kept), grad
@@ -474,12 +486,12 @@ def _large_loss_kernel(cut, inclusive: bool, scheme: str):
             grad.sub_(flipped)
         return losses.addcmul_(x, flipped, value=-1), grad
 
-    def gradient(x, targets):  # the kernel's gradient, differentiable (ranks recomputed, not kept)
+    def gradient(x, targets):  # the kernel's gradient, differentiable (the selection recomputed, not kept)
         grad = torch.sigmoid(x) - targets.clamp_min(0).to(x.dtype)
-        if cut is None:
+        _, selected = _large_loss_selection(x.detach(), targets, rate, threshold)
+        if selected is None:
             return grad
-        _, ranked, _ = _assume_negative_losses(x.detach(), targets)
-        selected = (ranked >= cut if inclusive else ranked > cut).to(x.dtype)
+        selected = selected.to(x.dtype)
         return grad * (1 - selected) if scheme == "LL-R" else grad - selected
 
     return kernel, gradient
@@ -493,8 +505,8 @@ def large_loss_selection(logits: torch.Tensor, targets: torch.Tensor, rate: floa
     (k capped at their number; every entry tied with the k-th largest is included, as the
     authors rank with ``>=``). Absolute (``threshold``): unknown entries whose AN loss exceeds
     the threshold (compared in the compute dtype). Give exactly one. Known entries are never
-    selected. The trainer uses the mask for LL-Cp's permanent correction (relabel those
-    entries as positives).
+    selected. A training step that needs the loss too takes both from one ranking with
+    :func:`large_loss_with_selection`.
 
     >>> logits = torch.tensor([[3.0, -1.0, 0.5], [2.0, 1.5, -2.0]])
     >>> targets = torch.tensor([[-1.0, -1.0, 1.0], [-1.0, 1.0, -1.0]])
@@ -505,11 +517,19 @@ def large_loss_selection(logits: torch.Tensor, targets: torch.Tensor, rate: floa
     name = "large_loss_selection"
     check_logits_targets(logits, targets, name=name)
     _check_rate_or_threshold(rate, threshold, name)
-    _, ranked, num_unknown = _assume_negative_losses(logits.to(compute_dtype(logits)), targets)
-    if threshold is not None:
-        return ranked > threshold
-    cut = _kth_largest_unknown_loss(ranked, num_unknown, rate)
-    return torch.zeros_like(ranked, dtype=torch.bool) if cut is None else ranked >= cut
+    _, selected = _large_loss_selection(logits.detach().to(compute_dtype(logits)), targets, rate, threshold)
+    return torch.zeros(logits.shape, dtype=torch.bool, device=logits.device) if selected is None else selected
+
+
+def _large_loss(logits, targets, rate, scheme, reduction, threshold, name):
+    x = _prepare(logits, targets, reduction, name)
+    check_settings(name, LARGE_LOSS_SETTINGS, scheme=scheme)
+    _check_rate_or_threshold(rate, threshold, name)
+    losses, selected = _large_loss_selection(x.detach(), targets, rate, threshold)
+    kernel, gradient = _large_loss_kernel(scheme, rate, threshold)
+    loss = closed_form_loss(kernel, lambda z: gradient(z, targets.detach()), x, targets, losses, selected,
+                            reduction=reduction)
+    return loss, selected
 
 
 def large_loss(logits: torch.Tensor, targets: torch.Tensor, rate: float | None = None,
@@ -523,8 +543,9 @@ def large_loss(logits: torch.Tensor, targets: torch.Tensor, rate: float | None =
 
     - ``"LL-R"``: rejected: their loss is set to 0 but they stay in the ``B * C`` denominator;
     - ``"LL-Ct"``: corrected for this step: target flipped to 1, loss :math:`-\log\sigma(x)`;
-    - ``"LL-Cp"``: as LL-Ct in this loss; the permanent relabelling is the trainer's (it calls
-      :func:`large_loss_selection` and sets those targets to 1 for the rest of training).
+    - ``"LL-Cp"``: as LL-Ct in this loss; the permanent relabelling is the trainer's (it takes
+      the selection from :func:`large_loss_with_selection` and sets those targets to 1 for the
+      rest of training).
 
     Known positives and negatives are never modified. Schedules: :func:`large_loss_rate`
     (relative), :func:`large_loss_threshold` (absolute variant, supplement Sec. B).
@@ -539,18 +560,26 @@ def large_loss(logits: torch.Tensor, targets: torch.Tensor, rate: float | None =
     >>> round(large_loss(logits, targets, rate=0.2, scheme="LL-Ct").item(), 4)
     0.2152
     """
-    name = "large_loss"
-    x = _prepare(logits, targets, reduction, name)
-    check_settings(name, LARGE_LOSS_SETTINGS, scheme=scheme)
-    _check_rate_or_threshold(rate, threshold, name)
-    losses = ranked = cut = None
-    if threshold is not None or rate > 0:  # rate 0 (epoch 1 of LL-R / LL-Ct) is plain AN
-        losses, ranked, num_unknown = _assume_negative_losses(x, targets)
-        cut = threshold if threshold is not None else _kth_largest_unknown_loss(ranked, num_unknown,
-                                                                                 rate)
-    kernel, gradient = _large_loss_kernel(cut, threshold is None, scheme)
-    return closed_form_loss(kernel, lambda z: gradient(z, targets.detach()), x, targets, losses, ranked,
-                            reduction=reduction)
+    return _large_loss(logits, targets, rate, scheme, reduction, threshold, "large_loss")[0]
+
+
+def large_loss_with_selection(logits: torch.Tensor, targets: torch.Tensor, rate: float | None = None,
+                              scheme: str = "LL-R", reduction: str = "mean",
+                              threshold: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(large_loss(...), large_loss_selection(...))`` from one ranking of the losses: what a
+    training step needs (the loss, and the entries it rejected or corrected, which LL-Cp relabels
+    for good). Same arguments as :func:`large_loss`.
+
+    >>> logits = torch.tensor([[3.0, -1.0, 0.5], [2.0, 1.5, -2.0]])
+    >>> targets = torch.tensor([[-1.0, -1.0, 1.0], [-1.0, 1.0, -1.0]])
+    >>> loss, selected = large_loss_with_selection(logits, targets, rate=0.2)
+    >>> round(loss.item(), 4), selected.sum().item()
+    (0.1859, 2)
+    """
+    loss, selected = _large_loss(logits, targets, rate, scheme, reduction, threshold, "large_loss_with_selection")
+    if selected is None:
+        selected = torch.zeros(logits.shape, dtype=torch.bool, device=logits.device)
+    return loss, selected
 
 
 def large_loss_rate(epoch: int, delta_rel: float, scheme: str = "LL-R") -> float:

@@ -7,8 +7,8 @@ double sum factorises into two log-sum-exps,
     log(1 + sum_{i in P} sum_{j in N} e^{gamma (s_j - s_i)}) = softplus(LSE_j(gamma s_j) + LSE_i(-gamma s_i)),
 
 so no ``|P| x |N|`` tensor is ever built. Targets are 1 (positive), 0 (negative), -1 (unknown:
-in neither set). The log-sum-exps have closed-form gradients (one forward and one backward pass
-over the logits, see :mod:`mlteach.losses._label_sets`), differentiable again for second
+in neither set). Each loss has a closed-form gradient (one forward and one backward pass over
+the logits, see :func:`mlteach.losses._label_sets.line_loss`), differentiable again for second
 derivatives.
 float16 / bfloat16 logits are computed in float32 and the loss is returned in float32. NaN
 logits give a NaN loss.
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import FLAG, POSITIVE, REDUCTIONS, check_logits_targets, check_settings, compute_dtype, reduce
-from ._label_sets import SetLSE, logsumexp_lines, set_logsumexp
+from ._label_sets import LineHead, SetLSE, count_lines, line_loss, logsumexp_lines, mean_weight
 
 __all__ = ["lsep_loss", "zlpr_loss", "dr_loss", "LSEPLoss", "ZLPRLoss", "DRLoss"]
 
@@ -33,6 +33,106 @@ DR_SETTINGS = {"gamma1": POSITIVE, "gamma2": POSITIVE, "constraint": CONSTRAINTS
 
 def _line_dim(class_wise: bool) -> int:
     return 0 if class_wise else 1
+
+
+def _lsep_head(gamma: float, reduction: str) -> LineHead:
+    """softplus(gamma (N + P)) per line from the soft maxima N, P (LSEs divided by gamma);
+    d/dN = d/dP = gamma sigmoid(gamma (N + P)). ``"mean"``: over the lines with a positive."""
+
+    def forward(soft_maxima, logits):
+        negative, positive = soft_maxima
+        exponent = torch.add(negative, positive).mul_(gamma)
+        terms = F.softplus(exponent)
+        weight = None if reduction == "none" else mean_weight(reduction, count_lines(positive))
+
+        def backward(grads):
+            (g,) = grads
+            if g is None:
+                return [None, None], None
+            line = torch.sigmoid(exponent).mul_(g).mul_(gamma) if weight is None else \
+                torch.sigmoid(exponent).mul_(g * (gamma * weight))
+            return [line, line], None
+
+        return ((terms,) if weight is None else (terms.sum().mul_(weight),)), backward
+
+    def reference(soft_maxima, logits):
+        negative, positive = soft_maxima
+        terms = F.softplus(gamma * (negative + positive))
+        return (reduce(terms, reduction, (positive != -torch.inf).sum()),)
+
+    return LineHead(forward, reference)
+
+
+def _zlpr_head(reduction: str) -> LineHead:
+    """softplus(P) + softplus(N) per line with a positive, 0 on the others; d/dN = sigmoid(N)
+    and d/dP = sigmoid(P) there. ``"mean"``: over the lines with a positive."""
+
+    def forward(soft_maxima, logits):
+        negative, positive = soft_maxima
+        no_positive = positive == -torch.inf
+        negative = torch.where(no_positive, -torch.inf, negative)  # softplus and sigmoid give 0 there
+        terms = F.softplus(negative).add_(F.softplus(positive))
+        weight = None if reduction == "none" else mean_weight(reduction, no_positive.numel() - int(no_positive.sum()))
+
+        def backward(grads):
+            (g,) = grads
+            if g is None:
+                return [None, None], None
+            g = g if weight is None else g * weight
+            return [torch.sigmoid(negative).mul_(g), torch.sigmoid(positive).mul_(g)], None
+
+        return ((terms,) if weight is None else (terms.sum().mul_(weight),)), backward
+
+    def reference(soft_maxima, logits):
+        negative, positive = soft_maxima
+        has_positive = positive != -torch.inf
+        terms = torch.where(has_positive, F.softplus(negative) + F.softplus(positive), 0.0)
+        return (reduce(terms, reduction, has_positive.sum()),)
+
+    return LineHead(forward, reference)
+
+
+def _dr_head(gamma1: float, gamma2: float, reduction: str) -> LineHead:
+    """softplus(E) per class, E = LSE(gamma1 (N + P), gamma2 G_1, ...) from the soft maxima N, P
+    (scale gamma1) and the constraint terms G_k (scale gamma2); d/dN = d/dP = gamma1 s_0 sigmoid(E)
+    and d/dG_k = gamma2 s_k sigmoid(E), with s the softmax of E's parts. ``"mean"``: over all
+    classes. A part that overflowed to ``+inf`` is read as the largest finite number."""
+
+    def forward(soft_maxima, logits):
+        negative, positive, *constraints = soft_maxima
+        pair = torch.add(negative, positive).mul_(gamma1)
+        if constraints:
+            parts = torch.stack([pair, *(constraint * gamma2 for constraint in constraints)])
+            parts.clamp_(max=torch.finfo(parts.dtype).max)
+            exponent = torch.logaddexp(parts[0], parts[1]) if len(parts) == 2 else torch.logsumexp(parts, 0)
+        else:
+            exponent = pair
+        terms = F.softplus(exponent)
+        weight = None if reduction == "none" else mean_weight(reduction, exponent.numel())
+
+        def backward(grads):
+            (g,) = grads
+            if g is None:
+                return [None] * len(soft_maxima), None
+            line = torch.sigmoid(exponent).mul_(g if weight is None else g * weight)
+            if not constraints:
+                line.mul_(gamma1)
+                return [line, line], None
+            # shares of the parts; a class whose parts are all -inf has sigmoid(E) = 0
+            shares = torch.exp(parts - exponent).nan_to_num_(nan=0.0).mul_(line)
+            pair_grad = shares[0].mul_(gamma1)
+            return [pair_grad, pair_grad, *shares[1:].mul_(gamma2)], None
+
+        return ((terms,) if weight is None else (terms.sum().mul_(weight),)), backward
+
+    def reference(soft_maxima, logits):
+        negative, positive, *constraints = soft_maxima
+        exponent = gamma1 * (negative + positive)
+        if constraints:
+            exponent = logsumexp_lines(exponent, *(gamma2 * constraint for constraint in constraints))
+        return (reduce(F.softplus(exponent), reduction),)
+
+    return LineHead(forward, reference)
 
 
 def lsep_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 1.0, class_wise: bool = False,
@@ -59,10 +159,9 @@ def lsep_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 1.0, c
     check_logits_targets(logits, targets, name=name)
     check_settings(name, LSEP_SETTINGS, gamma=gamma, class_wise=class_wise, reduction=reduction)
     dim = _line_dim(class_wise)
-    negative, positive = set_logsumexp(logits.to(compute_dtype(logits)), targets,
-                                       (SetLSE("negative", gamma, dim), SetLSE("positive", gamma, dim)))
-    terms = F.softplus(gamma * (negative + positive))  # soft maxima are LSEs divided by gamma
-    return reduce(terms, reduction, (positive != -torch.inf).sum())
+    (loss,) = line_loss(logits.to(compute_dtype(logits)), targets,
+                        (SetLSE("negative", gamma, dim), SetLSE("positive", gamma, dim)), _lsep_head(gamma, reduction))
+    return loss
 
 
 def zlpr_loss(logits: torch.Tensor, targets: torch.Tensor, class_wise: bool = False,
@@ -87,11 +186,9 @@ def zlpr_loss(logits: torch.Tensor, targets: torch.Tensor, class_wise: bool = Fa
     check_logits_targets(logits, targets, name=name)
     check_settings(name, ZLPR_SETTINGS, class_wise=class_wise, reduction=reduction)
     dim = _line_dim(class_wise)
-    negative, positive = set_logsumexp(logits.to(compute_dtype(logits)), targets,
-                                       (SetLSE("negative", 1.0, dim), SetLSE("positive", 1.0, dim)))
-    has_positive = positive != -torch.inf
-    terms = torch.where(has_positive, F.softplus(negative) + F.softplus(positive), 0.0)
-    return reduce(terms, reduction, has_positive.sum())
+    (loss,) = line_loss(logits.to(compute_dtype(logits)), targets,
+                        (SetLSE("negative", 1.0, dim), SetLSE("positive", 1.0, dim)), _zlpr_head(reduction))
+    return loss
 
 
 def dr_loss(logits: torch.Tensor, targets: torch.Tensor, gamma1: float = 5.0, gamma2: float = 7.0,
@@ -124,11 +221,8 @@ def dr_loss(logits: torch.Tensor, targets: torch.Tensor, gamma1: float = 5.0, ga
         terms.append(SetLSE("negative", gamma2, 0))
     if constraint in ("positive", "both"):
         terms.append(SetLSE("positive", gamma2, 0))
-    negative, positive, *constraints = set_logsumexp(logits.to(compute_dtype(logits)), targets, tuple(terms))
-    exponent = gamma1 * (negative + positive)  # soft maxima are LSEs divided by their scale
-    if constraints:
-        exponent = logsumexp_lines(exponent, *(gamma2 * constraint for constraint in constraints))
-    return reduce(F.softplus(exponent), reduction)
+    (loss,) = line_loss(logits.to(compute_dtype(logits)), targets, tuple(terms), _dr_head(gamma1, gamma2, reduction))
+    return loss
 
 
 class LSEPLoss(nn.Module):

@@ -6,8 +6,8 @@ For a set of positive logits P and negative logits N,
 
 taken over the classes of one sample (sample-wise), over the samples of one class (class-wise),
 or both (two-way). Targets are 1 (positive), 0 (negative), -1 (unknown: in neither set). The
-log-sum-exps have closed-form gradients (one forward and one backward pass over the logits, see
-:mod:`mlteach.losses._label_sets`), differentiable again for second derivatives. float16 / bfloat16 logits
+loss has a closed-form gradient (one forward and one backward pass over the logits, see
+:func:`mlteach.losses._label_sets.line_loss`), differentiable again for second derivatives. float16 / bfloat16 logits
 are computed in float32 and the loss is returned in float32. NaN logits give a NaN loss.
 """
 
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import POSITIVE, REAL, REDUCTIONS, check_logits_targets, check_settings, compute_dtype, reduce
-from ._label_sets import SetLSE, set_logsumexp
+from ._label_sets import LineHead, SetLSE, count_lines, line_loss, mean_weight
 
 __all__ = ["TwoWayTerms", "two_way_loss", "margin_bias_two_way_loss", "TwoWayLoss", "MarginBiasTwoWayLoss"]
 
@@ -42,19 +42,54 @@ class TwoWayTerms(NamedTuple):
     per_class: torch.Tensor
 
 
+def _two_way_head(margin: float, reduction: str) -> LineHead:
+    """softplus(N + P + margin) per line, from the soft maxima N of the negatives and P of the
+    positives of each axis; d/dN = d/dP = sigmoid(N + P + margin). ``"mean"`` divides each
+    axis's sum by its lines with a positive."""
+
+    def forward(soft_maxima, logits):
+        exponents = [negative + positive + margin if margin else negative + positive
+                     for negative, positive in zip(soft_maxima[0::2], soft_maxima[1::2])]
+        per_line = [F.softplus(z) for z in exponents]
+        if reduction == "none":
+            def backward(grads):
+                line_grads = [None if g is None else torch.sigmoid(z).mul_(g) for z, g in zip(exponents, grads)]
+                return [g for g in line_grads for _ in range(2)], None
+
+            return tuple(per_line), backward
+        weights = [mean_weight(reduction, count_lines(positive)) for positive in soft_maxima[1::2]]
+        loss = per_line[0].sum().mul_(weights[0])
+        if len(per_line) == 2:
+            loss.add_(per_line[1].sum(), alpha=weights[1])
+
+        def backward(grads):
+            (g,) = grads
+            line_grads = [None if g is None else torch.sigmoid(z).mul_(g * weight)
+                          for z, weight in zip(exponents, weights)]
+            return [g for g in line_grads for _ in range(2)], None
+
+        return (loss,), backward
+
+    def reference(soft_maxima, logits):
+        pairs = list(zip(soft_maxima[0::2], soft_maxima[1::2]))
+        per_line = [F.softplus(negative + positive + margin) for negative, positive in pairs]
+        if reduction == "none":
+            return tuple(per_line)
+        return (sum(reduce(values, reduction, (positive != -math.inf).sum())
+                    for values, (_, positive) in zip(per_line, pairs)),)
+
+    return LineHead(forward, reference)
+
+
 def _two_way(logits: torch.Tensor, targets: torch.Tensor, tp: float, tn: float, margin: float, mode: str,
              reduction: str):
     dims = {"sample": (1,), "class": (0,), "two-way": (1, 0)}[mode]
     terms = tuple(SetLSE(labels, 1.0 / temperature, dim) for dim in dims
                   for labels, temperature in (("negative", tn), ("positive", tp)))
-    lses = set_logsumexp(logits.to(compute_dtype(logits)), targets, terms)
-    per_line, valid_lines = [], []
-    for negative, positive in zip(lses[0::2], lses[1::2]):
-        per_line.append(F.softplus(negative + positive + margin))  # Tn LSE(x / Tn) is the soft maximum
-        valid_lines.append((positive != -math.inf).sum())
-    if reduction == "none":
-        return TwoWayTerms(*per_line) if mode == "two-way" else per_line[0]
-    return sum(reduce(values, reduction, count) for values, count in zip(per_line, valid_lines))
+    outputs = line_loss(logits.to(compute_dtype(logits)), targets, terms, _two_way_head(margin, reduction))
+    if reduction == "none" and mode == "two-way":
+        return TwoWayTerms(*outputs)
+    return outputs[0]
 
 
 def two_way_loss(logits: torch.Tensor, targets: torch.Tensor, tp: float = 4.0, tn: float = 1.0,

@@ -14,7 +14,7 @@ import inspect
 import torch
 from torch import nn
 
-from ..losses import large_loss_rate, large_loss_selection, large_loss_threshold
+from ..losses import large_loss_rate, large_loss_threshold, large_loss_with_selection
 from .config import TrainConfig, loss_function
 
 __all__ = ["Objective"]
@@ -64,10 +64,8 @@ class Objective:
             loss = self.function(features, classifier.weight.t(), targets.argmax(dim=1),
                                  bias=classifier.bias, **self.kwargs)
             return loss, None
-        if self.large_loss_scheme is not None:
-            setting = self.large_loss_setting(epoch)
-            modified = large_loss_selection(logits.detach(), targets, **setting)
-            return self.function(logits, targets, **setting, **self.kwargs), modified
+        if self.large_loss_scheme is not None:  # the loss and its selection from one ranking
+            return large_loss_with_selection(logits, targets, **self.large_loss_setting(epoch), **self.kwargs)
         if pseudo_targets is not None:
             return self.function(logits, targets, pseudo_targets=pseudo_targets, **self.kwargs), None
         return self.function(logits, targets, **self.kwargs), None

@@ -64,10 +64,12 @@ LOSSES = {
 # ---------------------------------------------------------------- definitions
 @pytest.mark.parametrize("fraction", [0.0, 1.0])
 def test_multilabel_softmax_layouts_agree(fraction, monkeypatch):
+    """The stacked layout (small inputs) against the set-by-set one, dense or sparse."""
     x = torch.randn(9, 6, dtype=torch.float64, requires_grad=True)
     t = random_targets(9, 6)
     expected = multilabel_softmax_loss(x, t, reduction="none")
     (expected_grad,) = torch.autograd.grad(expected.sum(), x)
+    monkeypatch.setattr(label_sets, "STACKED_ENTRIES", 0)
     monkeypatch.setattr(label_sets, "SPARSE_FRACTION", fraction)
     terms = multilabel_softmax_loss(x, t, reduction="none")
     (grad,) = torch.autograd.grad(terms.sum(), x)

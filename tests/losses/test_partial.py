@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlteach.losses import (
+    LARGE_LOSS_SCHEMES,
     AssumeNegativeLoss,
     DownWeightLoss,
     EntropyMaximizationLoss,
@@ -30,9 +31,12 @@ from mlteach.losses import (
     large_loss,
     large_loss_rate,
     large_loss_selection,
+    large_loss_with_selection,
     large_loss_threshold,
     negative_label_smoothing_loss,
 )
+
+from mlteach.losses import partial as partial_module
 
 from .conftest import NAN, PARTIAL_LOSSES, entries, random_problem, sigmoid
 
@@ -317,6 +321,25 @@ def test_large_loss_absolute_threshold():
     assert mask.tolist() == [[True, False, False, False]]  # strictly above; known excluded
     values = large_loss(logits, targets, scheme="LL-R", threshold=threshold, reduction="none")
     assert values[0, 0] == 0 and values[0, 3] > 0
+
+
+@pytest.mark.parametrize("setting", [{"rate": 0.3}, {"rate": 0.0}, {"threshold": 0.8}], ids=str)
+@pytest.mark.parametrize("scheme", LARGE_LOSS_SCHEMES)
+def test_large_loss_with_selection_is_the_loss_and_the_selection_of_one_ranking(setting, scheme, monkeypatch):
+    logits, targets = random_problem(5, 7, 6, unknown_share=0.5)
+    x = logits.clone().requires_grad_(True)
+    loss, selected = large_loss_with_selection(x, targets, scheme=scheme, **setting)
+    torch.testing.assert_close(loss, large_loss(logits, targets, scheme=scheme, **setting))
+    assert torch.equal(selected, large_loss_selection(logits, targets, **setting))
+    assert selected.any() == ("rate" not in setting or setting["rate"] > 0)
+    loss.backward()
+    (expected,) = torch.autograd.grad(large_loss(x, targets, scheme=scheme, **setting), x)
+    torch.testing.assert_close(x.grad, expected)
+    ranked = []
+    original = partial_module._assume_negative_losses
+    monkeypatch.setattr(partial_module, "_assume_negative_losses", lambda *args: ranked.append(1) or original(*args))
+    large_loss_with_selection(logits, targets, scheme=scheme, **setting)
+    assert len(ranked) == (0 if setting.get("rate") == 0.0 else 1)
 
 
 def test_large_loss_rate_zero_is_an_and_gradcheck():

@@ -16,13 +16,14 @@ from .conftest import assert_accumulates_in_float32
 CONSTRAINTS = ("negative", "positive", "both", "none")
 
 
-@pytest.fixture(autouse=True, params=["dense", "sparse", "mixed"])
+@pytest.fixture(autouse=True, params=["stacked", "dense", "sparse", "mixed"])
 def set_layout(request, monkeypatch):
     """Run every test with each layout of the label-set kernel (see mlteach.losses._label_sets):
-    all sets dense, all sparse, or sparse positives (about 35% of the entries in these tests)
-    with dense negatives (about 45%)."""
-    fraction = {"dense": 0.0, "sparse": 1.0, "mixed": 0.4}[request.param]
-    monkeypatch.setattr(label_sets, "SPARSE_FRACTION", fraction)
+    the stacked layout of small inputs, or set by set with all sets dense, all sparse, or sparse
+    positives (about 35% of the entries in these tests) with dense negatives (about 45%)."""
+    if request.param != "stacked":
+        monkeypatch.setattr(label_sets, "STACKED_ENTRIES", 0)
+        monkeypatch.setattr(label_sets, "SPARSE_FRACTION", {"dense": 0.0, "sparse": 1.0, "mixed": 0.4}[request.param])
 
 
 # ---------------------------------------------------------------- reference definitions

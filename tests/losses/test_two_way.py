@@ -18,13 +18,14 @@ from .conftest import assert_accumulates_in_float32
 MODES = ("sample", "class", "two-way")
 
 
-@pytest.fixture(autouse=True, params=["dense", "sparse", "mixed"])
+@pytest.fixture(autouse=True, params=["stacked", "dense", "sparse", "mixed"])
 def set_layout(request, monkeypatch):
     """Run every test with each layout of the label-set kernel (see mlteach.losses._label_sets):
-    all sets dense, all sparse, or sparse positives (about 35% of the entries in these tests)
-    with dense negatives (about 45%)."""
-    fraction = {"dense": 0.0, "sparse": 1.0, "mixed": 0.4}[request.param]
-    monkeypatch.setattr(label_sets, "SPARSE_FRACTION", fraction)
+    the stacked layout of small inputs, or set by set with all sets dense, all sparse, or sparse
+    positives (about 35% of the entries in these tests) with dense negatives (about 45%)."""
+    if request.param != "stacked":
+        monkeypatch.setattr(label_sets, "STACKED_ENTRIES", 0)
+        monkeypatch.setattr(label_sets, "SPARSE_FRACTION", {"dense": 0.0, "sparse": 1.0, "mixed": 0.4}[request.param])
 
 
 # ---------------------------------------------------------------- reference definitions
@@ -264,16 +265,18 @@ def test_float32_matches_float64_reference(scale):
     torch.testing.assert_close(x32.grad.double(), x64.grad, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("mode", ["class", "two-way"])
 @pytest.mark.parametrize("dtype,offset", [(torch.float32, 300.0), (torch.float64, 2000.0)])
-def test_columns_far_below_the_rest_are_exact(dtype, offset):
-    """Class-wise sums come from the row-shifted exponentials; columns whose logits sit far below
-    the others underflow there and must be recomputed with their own shift."""
+def test_columns_far_below_the_rest_are_exact(dtype, offset, mode):
+    """With row terms too, class-wise sums come from the row-shifted exponentials; columns whose
+    logits sit far below the others underflow there and must be recomputed with their own shift."""
     x = torch.randn(12, 8, dtype=torch.float64) * 3
     x[:, 2] -= offset
     x[:, 5] -= offset / 2
     t = dense_targets(12, 8)
     mine = x.to(dtype, copy=True).requires_grad_()
-    terms = two_way_loss(mine, t.to(dtype), tp=4.0, tn=1.0, mode="class", reduction="none")
+    terms = two_way_loss(mine, t.to(dtype), tp=4.0, tn=1.0, mode=mode, reduction="none")
+    terms = terms.per_class if mode == "two-way" else terms
     (terms * torch.arange(1.0, 9.0, dtype=dtype)).sum().backward()
     reference = x.clone().requires_grad_()
     expected = autograd_terms(reference, t, 4.0, 1.0, 0)

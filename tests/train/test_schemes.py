@@ -211,3 +211,22 @@ def test_early_stopping_and_best_epoch_selection(tmp_path, tiny_data):
     best = int(validation.idxmax())
     assert result.metrics["selected_epoch"] == best and trained - best == 2
     assert result.metrics["val_mAP_class"] == pytest.approx(validation[best])
+
+
+def test_large_loss_objective_ranks_the_losses_once_per_step(monkeypatch):
+    """The step's loss and the entries it modified (which LL-Cp relabels) come from one ranking."""
+    from mlteach.losses import large_loss, large_loss_selection, partial
+    from mlteach.train.objective import Objective
+
+    targets = torch.tensor([[1.0, -1.0, -1.0, 0.0], [-1.0, -1.0, 1.0, -1.0]])
+    objective = Objective(TrainConfig(loss="large_loss", loss_kwargs={"scheme": "LL-Cp"}, large_loss_delta_rel=0.25),
+                          targets)
+    ranked = []
+    original = partial._assume_negative_losses
+    monkeypatch.setattr(partial, "_assume_negative_losses", lambda *args: ranked.append(1) or original(*args))
+    logits = torch.tensor([[0.5, 3.0, -1.0, 0.0], [2.0, 0.1, 1.0, -2.0]], requires_grad=True)
+    loss, modified = objective(logits, None, None, targets, None, epoch=2)
+    assert len(ranked) == 1
+    monkeypatch.undo()
+    assert torch.equal(modified, large_loss_selection(logits, targets, rate=0.25)) and modified.any()
+    torch.testing.assert_close(loss, large_loss(logits, targets, rate=0.25, scheme="LL-Cp"))
