@@ -5,6 +5,7 @@ earlier HTML build reused (no notebook executed twice)."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,18 @@ $$
 print("computed", 6 * 7)
 ```
 
+:::{prf:proposition} A SHIFTED LOGIT
+:label: prop-small-shift
+
+$\operatorname{softplus}(x) - \operatorname{softplus}(-x) = x$ for every real $x$.
+:::
+
+:::{prf:proof}
+THE PROOF subtracts $\log(1 + e^{-x})$ from $\log(1 + e^{x}) = x + \log(1 + e^{-x})$.
+:::
+
+{prf:ref}`prop-small-shift` is used below.
+
 :::{exercise}
 :label: ex-small
 Differentiate $\log(1 + e^{x})$.
@@ -48,6 +61,8 @@ THE COLLAPSED SOLUTION is $\sigma(x)$.
 ```{solution-end}
 ```
 """
+
+PDF_ENTRY = re.compile(r'<a href="([^"]*)"[^>]*class="[^"]*btn-download-pdf-button')
 
 
 def small_book(tmp_path: Path) -> Path:
@@ -75,11 +90,22 @@ def test_the_pdf_of_a_small_book_reuses_the_execution_cache_and_typesets_the_mat
                           capture_output=True, text=True, timeout=600, cwd=book)
     assert html.returncode == 0, html.stdout[-3000:] + html.stderr[-3000:]
     assert (book / "_build" / ".jupyter_cache").is_dir()
+    site = book / "_build" / "html"
+    for built in (site / "front" / "intro.html", site / "chapter.html"):  # every page's download menu
+        html_text = built.read_text()
+        entries = PDF_ENTRY.findall(html_text)
+        assert len(entries) == 1, f"{built.name}: no link to the whole book's PDF in the download menu"
+        assert (built.parent / entries[0]).resolve() == (site / book_pdf.PDF_NAME).resolve()  # where main() copies it
+        assert "window.print()" not in html_text  # no more "print this page"
 
     page, executed = book_pdf.build_single_page(book)
     assert executed == 0  # the chapter's outputs come from the HTML build's execution cache
     text = page.read_text()
     assert "computed 42" in text and "THE COLLAPSED SOLUTION" in text
+    # sphinx-proof's boxes as on the site: numbered and titled, the proof after it, the reference resolved
+    assert '<span class="caption-number">Proposition 1 </span> (A SHIFTED LOGIT)' in text
+    assert '<div class="proof admonition" id="proof">\n<p>Proof. THE PROOF subtracts' in text
+    assert '<a class="reference internal" href="#prop-small-shift">Proposition 1</a> is used below' in text
 
     printed = book_pdf.print_pdf(page, tmp_path / "small.pdf", screenshot=tmp_path / "first.png")
     assert printed.pdf.read_bytes().startswith(b"%PDF")
