@@ -37,6 +37,16 @@ $$
 print("computed", 6 * 7)
 ```
 
+A sum too wide for the printed page, and a code line as wide:
+
+$$
+WIDE_SUM
+$$
+
+```{code-cell} ipython3
+terms = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9}
+```
+
 :::{prf:proposition} A SHIFTED LOGIT
 :label: prop-small-shift
 
@@ -60,7 +70,7 @@ Differentiate $\log(1 + e^{x})$.
 THE COLLAPSED SOLUTION is $\sigma(x)$.
 ```{solution-end}
 ```
-"""
+""".replace("WIDE_SUM", " + ".join(f"\\frac{{x_{{{i}}}}}{{1 + e^{{-x_{{{i}}}}}}}" for i in range(1, 31)))
 
 PDF_ENTRY = re.compile(r'<a href="([^"]*)"[^>]*class="[^"]*btn-download-pdf-button')
 
@@ -111,6 +121,7 @@ def test_the_pdf_of_a_small_book_reuses_the_execution_cache_and_typesets_the_mat
     assert printed.pdf.read_bytes().startswith(b"%PDF")
     assert printed.pages >= 1 and printed.pages == book_pdf.count_pages(printed.pdf)
     assert printed.formulas >= 4  # inline and display math in both pages, and in the exercise and solution
+    assert printed.shrunk == 1  # the wide sum, scaled to the page; print_pdf refuses to cut anything off
     assert (tmp_path / "first.png").stat().st_size > 0
 
 
