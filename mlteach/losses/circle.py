@@ -6,7 +6,9 @@ between-class score s_n, and weights each score by how far it is from its optimu
 multi-label classification the scores of one sample are its class logits: the positive classes
 give the within-class scores, the negative classes the between-class ones, so the loss is a
 per-sample ranking loss like LSEP (:mod:`~mlteach.losses.ranking`), and like it is computed with
-two log-sum-exps in O(B*C), never with a ``|P| x |N|`` tensor. Targets are 1 (positive),
+two log-sum-exps in O(B*C), never with a ``|P| x |N|`` tensor; the log-sum-exps are those of
+:mod:`~mlteach.losses._label_sets` (closed-form gradient), taken over the circle exponents
+instead of the logits. Targets are 1 (positive),
 0 (negative), -1 (unknown: in neither set). float16 / bfloat16 logits are computed in float32
 and the loss is returned in float32. NaN logits give a NaN loss.
 """
@@ -21,6 +23,7 @@ from torch import nn
 
 from ._checks import (FLAG, NONNEGATIVE, POSITIVE, REDUCTIONS, check_logits_targets, check_settings, compute_dtype,
                       reduce)
+from ._label_sets import SetLSE, set_logsumexp
 
 __all__ = ["circle_loss", "CircleLoss"]
 
@@ -66,16 +69,21 @@ def circle_loss(logits: torch.Tensor, targets: torch.Tensor, margin: float = 0.2
     check_settings(name, CIRCLE_SETTINGS, margin=margin, gamma=gamma, detach_weights=detach_weights,
                    reduction=reduction)
     x = logits.to(compute_dtype(logits))
-    t = targets.detach()
-    positive_weight = F.relu(1 + margin - x)
-    negative_weight = F.relu(x + margin)
+    t = targets.detach().to(x.dtype)
+    # With y = 1 - s on positives and y = s on negatives both exponents read gamma [y + m]_+ (y - m):
+    # -gamma a_i (s_i - Delta_p) on a positive, gamma a_j (s_j - Delta_n) on a negative.
+    positive = t.clamp(min=0)
+    y = x + positive * (1 - 2 * x)
+    weight = F.relu(y + margin)
     if detach_weights:
-        positive_weight, negative_weight = positive_weight.detach(), negative_weight.detach()
-    # masked entries are -inf: an empty set gives LSE = -inf and softplus(-inf) = 0, no gradient
-    negatives = torch.where(t == 0, gamma * negative_weight * (x - margin), -math.inf).logsumexp(dim=1)
-    positives = torch.where(t == 1, -gamma * positive_weight * (x - (1 - margin)), -math.inf).logsumexp(dim=1)
+        weight = weight.detach()
+    exponents = (gamma * weight) * (y - margin)
+    # the label-set log-sum-exp reads positives as -value: hand it -exponent there. An empty set
+    # gives -inf, and softplus(-inf) = 0 with no gradient.
+    negatives, positives = set_logsumexp(exponents * (1 - 2 * positive), t,
+                                         (SetLSE("negative", 1.0, 1), SetLSE("positive", 1.0, 1)))
     terms = F.softplus(negatives + positives)
-    return reduce(terms, reduction, (t == 1).any(dim=1).sum())
+    return reduce(terms, reduction, (positives != -math.inf).sum())
 
 
 class CircleLoss(nn.Module):

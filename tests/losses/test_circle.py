@@ -10,11 +10,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlteach.losses import CircleLoss, circle_loss
+from mlteach.losses import _label_sets as label_sets
 
 from .conftest import assert_accumulates_in_float32, random_problem
 
 SETTINGS = settings(max_examples=25, deadline=None)
 shapes = st.tuples(st.integers(0, 10_000), st.integers(1, 5), st.integers(1, 6))
+
+
+@pytest.fixture(autouse=True, params=["dense", "sparse"])
+def set_layout(request, monkeypatch):
+    """Run every test with both layouts of the label-set log-sum-exp the loss is computed with
+    (see mlteach.losses._label_sets): every set dense, or every set sparse."""
+    monkeypatch.setattr(label_sets, "SPARSE_FRACTION", {"dense": 0.0, "sparse": 1.0}[request.param])
 
 
 def circle_pairwise(logits, targets, margin, gamma):
