@@ -16,7 +16,8 @@ Three markdown tables:
    sample, 20% of the entries unknown (-1); BCE gets the same logits with unknowns read as 0.
    Each repeat times BCE and the loss back to back, so machine load hits both alike; the
    ratio is of medians. Losses named by the specification but not (yet) exported are listed
-   as skipped;
+   as skipped. BalPoE takes the ``[E, B, C]`` logits of E = 3 experts (its row's BCE reference
+   is the same BCE on one expert's ``[B, C]`` logits);
 2. the O(B*C) LSEP, C-LSEP and DR against naive pairwise versions that build the
    ``|P| x |N|`` pair tensor (as ``[lines, n, n]`` with masks) at C = 1000. B is chosen so that
    one pair tensor holds 16M entries (64 MiB in float32): B = 16 for sample-wise LSEP
@@ -52,8 +53,11 @@ import mlteach.losses as losses
 
 EXPECTED = ("two_way_loss", "margin_bias_two_way_loss", "lsep_loss", "zlpr_loss", "dr_loss", "asymmetric_loss",
             "focal_loss", "distribution_balanced_loss", "assume_negative_loss", "entropy_maximization_loss",
-            "large_loss", "bce_loss", "multilabel_softmax_loss", "warp_loss", "group_softmax_loss")
+            "large_loss", "bce_loss", "multilabel_softmax_loss", "warp_loss", "group_softmax_loss",
+            "reweighted_bce_loss", "class_balanced_focal_loss", "ldam_loss", "balpoe_loss", "circle_loss")
 NOT_LOGIT_LOSSES = ("group_softmax_loss",)
+#: losses of E experts' logits ``[E, B, C]`` (BalPoE), and the number of experts timed
+EXPERT_LOSSES, EXPERTS = ("balpoe_loss",), 3
 
 
 def extra_arguments(name: str, batch: int, classes: int, device: torch.device) -> list[tuple[str, dict]]:
@@ -66,9 +70,12 @@ def extra_arguments(name: str, batch: int, classes: int, device: torch.device) -
         return [("dr_loss (gamma2=10)", dict(gamma2=10.0))]
     if name == "two_way_loss":
         return [("two_way_loss", {}), ("two_way_loss (sample-wise)", dict(mode="sample"))]
-    if name == "distribution_balanced_loss":
-        counts = torch.linspace(math.log(0.6 * batch), math.log(2.0), classes).exp().round()
-        return [(name, dict(class_counts=counts.to(device), num_samples=batch))]
+    counts = torch.linspace(math.log(0.6 * batch), math.log(2.0), classes).exp().round()
+    if name in ("distribution_balanced_loss", "balpoe_loss"):
+        label = name + (f" ({EXPERTS} experts)" if name in EXPERT_LOSSES else "")
+        return [(label, dict(class_counts=counts.to(device), num_samples=batch))]
+    if name in ("reweighted_bce_loss", "class_balanced_focal_loss", "ldam_loss"):
+        return [(name, dict(class_counts=counts.to(device)))]
     if name == "large_loss":
         return [(name + " (LL-R, rate 0.2)", dict(rate=0.2))]
     return [(name, {})]
@@ -163,10 +170,12 @@ def logit_losses(sizes, device, repeats, generator):
         logits, targets = make_inputs(batch, classes, device, generator)
         bce_targets = targets.clamp(min=0)
         reference = Step(lambda: F.binary_cross_entropy_with_logits(logits, bce_targets), logits)
+        experts = logits.detach().expand(EXPERTS, -1, -1).clone().requires_grad_()
         for name in exported:
+            inputs = experts if name in EXPERT_LOSSES else logits
             for label, kwargs in extra_arguments(name, batch, classes, device):
                 loss = getattr(losses, name)
-                step = Step(lambda loss=loss, kwargs=kwargs: loss(logits, targets, **kwargs), logits)
+                step = Step(lambda loss=loss, inputs=inputs, kwargs=kwargs: loss(inputs, targets, **kwargs), inputs)
                 try:
                     step()
                 except (TypeError, ValueError) as error:

@@ -5,7 +5,9 @@ execution cache of the HTML build (``execute.cache`` in ``_config.yml``, by defa
 ``_build/.jupyter_cache``): a notebook that the HTML build executed is not executed again.
 Headless Chromium (Debian's ``chromium``, or ``$MLTEACH_CHROMIUM``) then opens that page with
 every non-local request blocked, waits until MathJax (vendored, no CDN) has typeset every
-formula, opens every collapsed solution, and prints the page to A4::
+formula, opens every collapsed solution, lays the page out at the printed width (long code
+lines wrap; a display formula wider than the page is scaled down to fit, since paper cannot
+scroll it), and prints it to A4::
 
     python scripts/book_pdf.py                 # -> _build/pdf/mlteach.pdf, copied to _build/html/
     python scripts/book_pdf.py --book DIR --pdf out.pdf
@@ -32,6 +34,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PDF_NAME = "mlteach.pdf"
+MARGIN_MM = 15
+#: The width Chromium lays an A4 page out at: 210 mm less both margins, at 96 CSS pixels per inch.
+PRINTED_WIDTH_PX = round((210 - 2 * MARGIN_MM) / 25.4 * 96)
 
 #: Print styles: only the book's content, solutions open, no buttons or navigation.
 PRINT_CSS = """
@@ -44,17 +49,33 @@ PRINT_CSS = """
   { height: auto !important; opacity: 1 !important; visibility: visible !important; display: block !important;
     margin: 0.5em 0 !important; }
 details > summary { list-style: none; }
-pre, .cell_output, figure, table, mjx-container[display="true"] { break-inside: avoid; }
+pre, .cell_input, .cell_output, figure, table, mjx-container[display="true"] { break-inside: avoid; }
+pre { white-space: pre-wrap !important; overflow-wrap: anywhere; }
+h1, h2, h3, h4 { break-inside: avoid; break-after: avoid; }
 """
+
+#: Scales each display formula wider than its box down to the box's width; returns how many.
+FIT_WIDE_FORMULAS = """() => {
+  const wide = [...document.querySelectorAll('mjx-container[display="true"]')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1);
+  wide.forEach(e => { e.style.zoom = e.clientWidth / e.scrollWidth; });
+  return wide.length;
+}"""
+
+#: Formulas, code and outputs that would still be cut off at the page's right edge.
+CUT_OFF = """() => [...document.querySelectorAll('mjx-container[display="true"], pre, .cell_output, .table-wrapper')]
+  .filter(e => e.scrollWidth > e.clientWidth + 1).length"""
 
 
 @dataclass(frozen=True)
 class PrintedBook:
-    """What was printed: the PDF, its page count, and the formulas MathJax typeset."""
+    """What was printed: the PDF, its page count, the formulas MathJax typeset, and how many
+    display formulas were scaled down to the page's width."""
 
     pdf: Path
     pages: int
     formulas: int
+    shrunk: int
 
 
 def build_single_page(book: Path) -> tuple[Path, int]:
@@ -95,8 +116,8 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 def print_pdf(page: Path, pdf: Path, screenshot: Path | None = None) -> PrintedBook:
     """Print the HTML ``page`` (and the files next to it) to ``pdf`` with headless Chromium,
-    offline, after MathJax has typeset every formula; optionally a PNG of the first screen in
-    print layout."""
+    offline, after MathJax has typeset every formula and every wide formula has been fitted to
+    the printed width; optionally a PNG of the first screen in print layout."""
     from playwright.sync_api import sync_playwright
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(page.parent)))
@@ -124,19 +145,24 @@ def print_pdf(page: Path, pdf: Path, screenshot: Path | None = None) -> PrintedB
                 .length""")
             if hidden:
                 raise RuntimeError(f"{hidden} parts of collapsed blocks would not be printed")
-            if screenshot is not None:
-                tab.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
+            tab.set_viewport_size({"width": PRINTED_WIDTH_PX, "height": round(PRINTED_WIDTH_PX * 297 / 210)})
+            shrunk = tab.evaluate(FIT_WIDE_FORMULAS)
+            cut_off = tab.evaluate(CUT_OFF)
+            if cut_off:
+                raise RuntimeError(f"{cut_off} formulas, code blocks or outputs are wider than the printed page "
+                                   f"({PRINTED_WIDTH_PX} px) and would be cut off")
+            if screenshot is not None:  # the first page's worth, at the printed width
                 tab.screenshot(path=str(screenshot))
             pdf.parent.mkdir(parents=True, exist_ok=True)
             tab.pdf(path=str(pdf), format="A4", print_background=True, display_header_footer=True,
                     header_template="<span></span>",
                     footer_template='<div style="font-size:8px;width:100%;text-align:center">'
                                     '<span class="pageNumber"></span> / <span class="totalPages"></span></div>',
-                    margin={"top": "15mm", "bottom": "15mm", "left": "15mm", "right": "15mm"})
+                    margin={side: f"{MARGIN_MM}mm" for side in ("top", "bottom", "left", "right")})
             browser.close()
     finally:
         server.shutdown()
-    return PrintedBook(pdf, count_pages(pdf), formulas)
+    return PrintedBook(pdf, count_pages(pdf), formulas, shrunk)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -152,7 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     site = args.book / "_build" / "html"
     if site.is_dir():  # published with the site, next to index.html
         shutil.copy(printed.pdf, site / PDF_NAME)
-    print(f"{printed.pdf}: {printed.pages} pages, {printed.formulas} formulas typeset")
+    print(f"{printed.pdf}: {printed.pages} pages, {printed.formulas} formulas typeset "
+          f"({printed.shrunk} wide ones scaled down to the page's width)")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up (scripts/setup.sh) and build the whole book into _build/html, executing every
-# notebook (results cached in _build/.jupyter_cache). Warnings, broken references and
-# failing cells make the build fail; the failing notebook's execution log is printed.
+# notebook (results cached in _build/.jupyter_cache; scripts/execute_notebooks.py executes
+# them two at a time before Sphinx reads them). Warnings, broken references and failing cells
+# make the build fail; the failing notebook's execution log is printed.
 #   --student   the student edition (every solution removed) into _build/student/_build/html
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$source_hash" ]; then
   output+=(--all)
 fi
 start=$EPOCHREALTIME
+if [ -z "${MLTEACH_STUDENT_EDITION:-}" ]; then  # the student pages differ from the sources: Sphinx executes them
+  python scripts/execute_notebooks.py || { echo "book build FAILED: a notebook failed to execute" >&2; exit 1; }
+fi
 log=$(mktemp)
 status=0
 jupyter-book build -W -n --keep-going "${output[@]}" . 2>&1 | tee "$log" || status=$?
@@ -40,6 +44,10 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 rm -f "$log"
+if [ -z "${MLTEACH_STUDENT_EDITION:-}" ] && [ "$executed" -gt 0 ]; then
+  echo "warning: Sphinx executed ${executed} notebook(s) that scripts/execute_notebooks.py had already executed:" \
+       "its reading of those pages differs from myst-nb's, so their cache keys disagree" >&2
+fi
 mkdir -p "$(dirname "$stamp")" && echo "$source_hash" > "$stamp"
-echo "book build: ${elapsed} s, ${executed} notebook(s) executed, the rest from the cache"
+echo "book build: ${elapsed} s, ${executed} notebook(s) executed by Sphinx, the rest from the cache"
 echo "open $html/index.html in a browser"

@@ -5,6 +5,7 @@ earlier HTML build reused (no notebook executed twice)."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,28 @@ $$
 print("computed", 6 * 7)
 ```
 
+A sum too wide for the printed page, and a code line as wide:
+
+$$
+WIDE_SUM
+$$
+
+```{code-cell} ipython3
+terms = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9}
+```
+
+:::{prf:proposition} A SHIFTED LOGIT
+:label: prop-small-shift
+
+$\operatorname{softplus}(x) - \operatorname{softplus}(-x) = x$ for every real $x$.
+:::
+
+:::{prf:proof}
+THE PROOF subtracts $\log(1 + e^{-x})$ from $\log(1 + e^{x}) = x + \log(1 + e^{-x})$.
+:::
+
+{prf:ref}`prop-small-shift` is used below.
+
 :::{exercise}
 :label: ex-small
 Differentiate $\log(1 + e^{x})$.
@@ -47,7 +70,9 @@ Differentiate $\log(1 + e^{x})$.
 THE COLLAPSED SOLUTION is $\sigma(x)$.
 ```{solution-end}
 ```
-"""
+""".replace("WIDE_SUM", " + ".join(f"\\frac{{x_{{{i}}}}}{{1 + e^{{-x_{{{i}}}}}}}" for i in range(1, 31)))
+
+PDF_ENTRY = re.compile(r'<a href="([^"]*)"[^>]*class="[^"]*btn-download-pdf-button')
 
 
 def small_book(tmp_path: Path) -> Path:
@@ -75,16 +100,28 @@ def test_the_pdf_of_a_small_book_reuses_the_execution_cache_and_typesets_the_mat
                           capture_output=True, text=True, timeout=600, cwd=book)
     assert html.returncode == 0, html.stdout[-3000:] + html.stderr[-3000:]
     assert (book / "_build" / ".jupyter_cache").is_dir()
+    site = book / "_build" / "html"
+    for built in (site / "front" / "intro.html", site / "chapter.html"):  # every page's download menu
+        html_text = built.read_text()
+        entries = PDF_ENTRY.findall(html_text)
+        assert len(entries) == 1, f"{built.name}: no link to the whole book's PDF in the download menu"
+        assert (built.parent / entries[0]).resolve() == (site / book_pdf.PDF_NAME).resolve()  # where main() copies it
+        assert "window.print()" not in html_text  # no more "print this page"
 
     page, executed = book_pdf.build_single_page(book)
     assert executed == 0  # the chapter's outputs come from the HTML build's execution cache
     text = page.read_text()
     assert "computed 42" in text and "THE COLLAPSED SOLUTION" in text
+    # sphinx-proof's boxes as on the site: numbered and titled, the proof after it, the reference resolved
+    assert '<span class="caption-number">Proposition 1 </span> (A SHIFTED LOGIT)' in text
+    assert '<div class="proof admonition" id="proof">\n<p>Proof. THE PROOF subtracts' in text
+    assert '<a class="reference internal" href="#prop-small-shift">Proposition 1</a> is used below' in text
 
     printed = book_pdf.print_pdf(page, tmp_path / "small.pdf", screenshot=tmp_path / "first.png")
     assert printed.pdf.read_bytes().startswith(b"%PDF")
     assert printed.pages >= 1 and printed.pages == book_pdf.count_pages(printed.pdf)
     assert printed.formulas >= 4  # inline and display math in both pages, and in the exercise and solution
+    assert printed.shrunk == 1  # the wide sum, scaled to the page; print_pdf refuses to cut anything off
     assert (tmp_path / "first.png").stat().st_size > 0
 
 

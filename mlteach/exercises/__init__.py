@@ -9,7 +9,7 @@ A submission runs on copies of the inputs, with a time limit; see :mod:`~mlteach
 - :mod:`~mlteach.exercises.metrics` -- chapter 1: F1 from counts, mAP@class, per-class thresholds
 - :mod:`~mlteach.exercises.numerics` -- chapter 1: the epsilon-log gradient, a masked log-sum-exp
 - :mod:`~mlteach.exercises.two_way` -- chapter 2: two-way gradient, LSEP, sample-wise two-way loss
-- :mod:`~mlteach.exercises.dr` -- chapter 3: C-LSEP, the NGC gradient (eq. 10) and threshold
+- :mod:`~mlteach.exercises.dr` -- chapter 3: C-LSEP, the NGC gradient (eq. 10) and threshold, CB focal
 - :mod:`~mlteach.exercises.large_loss` -- chapter 4: corrected-entry gradient, Large Loss selection
 - :mod:`~mlteach.exercises.em` -- chapter 5: APL term gradient, the APL update
 - :mod:`~mlteach.exercises.group_softmax` -- chapter 6: two-class type II loss, discriminative grouping
@@ -23,7 +23,7 @@ A submission runs on copies of the inputs, with a time limit; see :mod:`~mlteach
 - :mod:`~mlteach.exercises.grading` -- nbgrader assignments and a CSV of scores
 """
 
-from .dr import check_c_lsep, check_ngc_gradient, check_ngc_threshold
+from .dr import check_c_lsep, check_cb_focal, check_ngc_gradient, check_ngc_threshold
 from .em import check_apl_term_gradient, check_apl_update
 from .feedback import CheckResult
 from .group_softmax import check_discriminative_groups, check_two_class_type_two_loss
@@ -38,7 +38,7 @@ __all__ = [
     "check_f1_from_counts", "check_average_precision", "check_per_class_thresholds",
     "check_epsilon_log_gradient", "check_masked_logsumexp",
     "check_two_way_negative_gradient", "check_lsep", "check_two_way_sample",
-    "check_c_lsep", "check_ngc_gradient", "check_ngc_threshold",
+    "check_c_lsep", "check_ngc_gradient", "check_ngc_threshold", "check_cb_focal",
     "check_corrected_entry_gradient", "check_large_loss_selection",
     "check_apl_term_gradient", "check_apl_update",
     "check_two_class_type_two_loss", "check_discriminative_groups",

@@ -6,22 +6,29 @@ to derive.
 - :func:`check_ngc_gradient`: d L_DR / d s_n1 (DR paper eq. 10) for a class column with
   positives s_p1, s_p2 and negatives s_n1, s_n2 (SymPy);
 - :func:`check_ngc_threshold`: the negative logit at which the DR gradient reaches the fraction
-  rho of its maximum, for one positive at ``a``, one negative, and gamma_1 = gamma_2 = gamma.
+  rho of its maximum, for one positive at ``a``, one negative, and gamma_1 = gamma_2 = gamma;
+- :func:`check_cb_focal`: ``my_cb_focal(logits, targets, class_counts, beta=0.9999, gamma=2.0)``,
+  the class-balanced focal loss (a baseline of the DR paper's Table 1), against
+  :func:`mlteach.losses.class_balanced_focal_loss`.
 """
 
 from __future__ import annotations
 
-import sympy as sp
+import math
 
-from mlteach.losses import lsep_loss
+import sympy as sp
+import torch
+import torch.nn.functional as F
+
+from mlteach.losses import class_balanced_focal_loss, lsep_loss
 from mlteach.symbolic.ranking import clsep_negative_gradient, dr_line_loss
 
-from .feedback import CheckResult
+from .feedback import CheckResult, Failure, call, run_cases
 from .line_losses import LineLossExercise, check_line_loss, common_mistakes, gamma_mistakes
 from .symbolic import check_expression
 
 __all__ = ["check_c_lsep", "check_ngc_gradient", "check_ngc_threshold", "ngc_gradient_symbols",
-           "ngc_threshold_symbols", "C_LSEP"]
+           "ngc_threshold_symbols", "C_LSEP", "check_cb_focal", "wrong_cb_focal"]
 
 
 def _scales(gamma=1.0):
@@ -123,3 +130,186 @@ def check_ngc_threshold(expr) -> CheckResult:
     ]
     return check_expression(expr, reference, [rho, gamma, a], exercise="threshold of the NGC gradient",
                             mistakes=mistakes, ranges={"rho": (0.05, 0.95), "gamma": (0.5, 6.0)})
+
+
+# ----------------------------------------------------------------------------- CB focal
+
+def wrong_cb_focal(logits: torch.Tensor, targets: torch.Tensor, class_counts, beta: float = 0.9999,
+                   gamma: float = 2.0, *, weights: str = "effective", normalise: bool = True,
+                   weight_on: str = "all", unknown: str = "negative", reduction: str = "mean") -> torch.Tensor:
+    """The class-balanced focal loss with one rule changed (the defaults give the right one):
+    ``weights`` ``"effective"`` (1 / E_n, E_n = (1 - beta^n) / (1 - beta)), ``"frequency"``
+    (1 / n), ``"effective number"`` (E_n itself) or ``"beta times n"`` (1 - beta n in place of
+    1 - beta^n); ``normalise`` the weights to sum to C or
+    not; the weight on ``"all"`` entries of its class or on its ``"positives"`` only;
+    ``unknown`` targets as ``"negative"`` or ``"ignored"``; ``reduction`` ``"mean"`` over
+    B C entries, ``"sum"`` or ``"positives"`` (divided by the number of positives)."""
+    counts = torch.as_tensor(class_counts, dtype=torch.float64)
+    effective = (1 - beta ** counts) / (1 - beta)
+    per_class = {"effective": 1 / effective, "frequency": 1 / counts, "effective number": effective,
+                 "beta times n": (1 - beta) / (1 - beta * counts)}[weights]
+    if normalise:
+        per_class = per_class * counts.numel() / per_class.sum()
+    positive = (targets == 1).to(logits.dtype)
+    weight = per_class.to(logits.dtype)
+    if weight_on == "positives":
+        weight = positive * weight + (1 - positive)
+    margin = torch.where(targets == 1, logits, -logits)
+    terms = -weight * torch.exp(gamma * F.logsigmoid(-margin)) * F.logsigmoid(margin)
+    if unknown == "ignored":
+        terms = terms * (targets != -1)
+    if reduction == "sum":
+        return terms.sum()
+    if reduction == "positives":
+        return terms.sum() / positive.sum().clamp(min=1)
+    return terms.mean()
+
+
+_CB_CALL = ("your function must accept (logits, targets, class_counts, beta=..., gamma=...) and return the loss; "
+            "read the traceback of a call on these inputs.")
+_CB_MISTAKES = (
+    ({"normalise": False}, "normalise the weights as Cui et al. do: scale (1 - beta) / (1 - beta^n_c) so that the "
+                           "C weights sum to C (w = C w_raw / w_raw.sum())."),
+    ({"weights": "frequency"}, "you weighted by the inverse frequency 1 / n_c; CB weights by the inverse *effective* "
+                               "number of samples, (1 - beta) / (1 - beta^n_c): E_n saturates at 1 / (1 - beta), so "
+                               "a frequent class is down-weighted less than 1 / n_c would."),
+    ({"weights": "effective number"}, "the weight is the *inverse* of the effective number E_n = (1 - beta^n) / "
+                                      "(1 - beta): rare classes must weigh more, not less."),
+    ({"weights": "beta times n"}, "the effective number uses the power beta ** n (beta to the n-th), not the "
+                                  "product beta * n: E_n = (1 - beta ** n) / (1 - beta)."),
+    ({"weight_on": "positives"}, "the weight of class c multiplies every term of class c, the negatives' too (in "
+                                 "the multi-label form each class is its own binary problem); you weighted the "
+                                 "positives only."),
+    ({"unknown": "ignored"}, "unknown targets (-1) count as negatives here, as in every BCE-family baseline of the "
+                             "chapter: treat targets.clamp(min=0) as the labels."),
+    ({"reduction": "sum"}, "return the mean over the B C entries, not their sum."),
+    ({"reduction": "positives"}, "return the mean over all B C entries (the focal loss's convention), not the sum "
+                                 "divided by the number of positives."),
+)
+
+
+def _cb_batch(rows: int, seed: int, scale: float = 3.0, unknown: bool = False):
+    generator = torch.Generator().manual_seed(seed)
+    logits = scale * torch.randn(rows, 4, generator=generator, dtype=torch.float64)
+    targets = torch.randint(-1 if unknown else 0, 2, (rows, 4), generator=generator).double()
+    return logits, targets
+
+
+def _cb_value(fn, logits, targets, counts, beta, gamma) -> torch.Tensor:
+    value = call(fn, logits, targets, counts, beta=beta, gamma=gamma, on_error=_CB_CALL)
+    if not isinstance(value, torch.Tensor):
+        raise Failure(f"returned a {type(value).__name__}",
+                      "return a torch tensor computed with torch operations (not a Python float or a NumPy value), "
+                      "so that autograd can differentiate it.")
+    if value.numel() != 1:
+        raise Failure(f"returned a tensor of shape {tuple(value.shape)}",
+                      "return one number for the batch: the mean of the B C per-entry terms, not the terms.")
+    return value
+
+
+def _cb_compare(fn, logits, targets, counts, beta, gamma, hint: str, nan_hint: str | None = None) -> str:
+    expected = float(class_balanced_focal_loss(logits.detach(), targets, counts, beta=beta, gamma=gamma))
+    got = float(_cb_value(fn, logits, targets, counts, beta, gamma).detach())
+    if not math.isfinite(got):
+        raise Failure(f"got {got}, expected {expected:.6g}",
+                      nan_hint or "your loss is NaN or infinite on an ordinary batch: look for log(0) or 0 / 0.")
+    if not math.isclose(got, expected, rel_tol=1e-6, abs_tol=1e-9):
+        for changes, mistake_hint in _CB_MISTAKES:
+            wrong = float(wrong_cb_focal(logits.detach(), targets, counts, beta, gamma, **changes))
+            if math.isclose(got, wrong, rel_tol=1e-6, abs_tol=1e-9) \
+                    and not math.isclose(wrong, expected, rel_tol=1e-6, abs_tol=1e-9):
+                hint = mistake_hint
+                break
+        raise Failure(f"got {got:.6g}, expected {expected:.6g}", hint)
+    return f"{got:.6g}, as expected"
+
+
+def check_cb_focal(my_cb_focal) -> CheckResult:
+    """Check ``my_cb_focal(logits, targets, class_counts, beta=0.9999, gamma=2.0)``: the sigmoid
+    focal loss with the weight of class c, C (1 - beta) / (1 - beta^n_c) / sum_j (1 - beta) /
+    (1 - beta^n_j), on every term of class c; unknown targets as negatives; the mean over the
+    B C entries."""
+    formula = ("per entry, -w_c (1 - p_t)^gamma log p_t with p_t = sigmoid(x) on positives and sigmoid(-x) on "
+               "negatives, w_c = C (1 - beta) / (1 - beta^n_c) / sum_j (1 - beta) / (1 - beta^n_j); then the mean "
+               "over the B C entries.")
+    long_tail = [400, 60, 9, 2]
+
+    def random_batch(fn):
+        logits, targets = _cb_batch(5, seed=1)
+        return _cb_compare(fn, logits, targets, long_tail, 0.999, 2.0, f"your value differs from the reference: "
+                                                                        f"{formula}")
+
+    def beta_zero(fn):
+        logits, targets = _cb_batch(5, seed=2)
+        return _cb_compare(fn, logits, targets, long_tail, 0.0, 2.0,
+                           "with beta = 0 every effective number is 1, so every weight is 1 and the loss is the "
+                           "plain focal loss: compute 1 - beta ** n as it is written (log(beta) is -inf at "
+                           "beta = 0).")
+
+    def gamma_zero(fn):
+        logits, targets = _cb_batch(5, seed=3)
+        return _cb_compare(fn, logits, targets, long_tail, 0.9, 0.0,
+                           "with gamma = 0 the focusing factor (1 - p_t)^gamma is 1: the loss is class-balanced "
+                           "BCE. Check that gamma is the exponent of (1 - p_t).")
+
+    def weights_by_class(fn):
+        logits, targets = _cb_batch(6, seed=4)
+        counts = [5000, 800, 30, 1]  # weights far from equal: each class's terms need their own weight
+        return _cb_compare(fn, logits, targets, counts, 0.9999, 1.0,
+                           "each entry of class c gets the weight of class c (whatever its target), and the "
+                           "weights are normalised to sum to C.")
+
+    def unknown_entries(fn):
+        logits, targets = _cb_batch(6, seed=5, unknown=True)
+        return _cb_compare(fn, logits, targets, long_tail, 0.999, 2.0,
+                           "unknown targets (-1) count as negatives: use targets.clamp(min=0) as the labels.")
+
+    def large_logits(fn):
+        logits, targets = _cb_batch(4, seed=6, scale=1e4)
+        return _cb_compare(fn, logits, targets, long_tail, 0.999, 2.0,
+                           "the value is finite but wrong at |x| = 1e4: compute log p_t as F.logsigmoid of the "
+                           "signed logit, not as the log of a clamped probability.",
+                           nan_hint="overflow at |x| = 1e4: sigmoid(x) rounds to exactly 0 or 1 and log(0) = -inf; "
+                                    "compute log p_t = F.logsigmoid(z) with z = x on positives and -x on negatives, "
+                                    "and (1 - p_t)^gamma = exp(gamma * F.logsigmoid(-z)).")
+
+    def gradient(fn):
+        logits, targets = _cb_batch(5, seed=7, unknown=True)
+        reference = logits.clone().requires_grad_(True)
+        reference_loss = class_balanced_focal_loss(reference, targets, long_tail, beta=0.99)
+        (expected,) = torch.autograd.grad(reference_loss, reference)
+        _cb_compare(fn, logits, targets, long_tail, 0.99, 2.0, f"your value differs from the reference: {formula}")
+        logits = logits.clone().requires_grad_(True)
+        value = _cb_value(fn, logits, targets, long_tail, 0.99, 2.0)
+        if value.grad_fn is None:
+            raise Failure("the loss is not connected to the logits",
+                          "compute the loss with torch operations only (no .item(), .numpy(), float() or "
+                          "torch.tensor(...) on intermediate values) so that autograd can differentiate it.")
+        (grad,) = torch.autograd.grad(value.reshape(()), logits)
+        if not torch.allclose(grad, expected, rtol=1e-5, atol=1e-9):
+            raise Failure(f"largest gradient error {float((grad - expected).abs().max()):.3g}",
+                          "the values agree but the gradients do not: the focusing factor (1 - p_t)^gamma is part "
+                          "of the loss and is differentiated too (no .detach() on it).")
+        return "matches the autograd gradient of the reference"
+
+    def batch_of_one(fn):
+        logits, targets = _cb_batch(1, seed=8)
+        value = _cb_value(fn, logits, targets, long_tail, 0.999, 2.0)
+        if value.dim() != 0:
+            raise Failure(f"returned shape {tuple(value.shape)}",
+                          "return a 0-dim tensor (a scalar), as torch losses do.")
+        return _cb_compare(fn, logits, targets, long_tail, 0.999, 2.0,
+                           "a batch of one sample must work like any other batch: avoid .squeeze() and reductions "
+                           "that assume B > 1.")
+
+    cases = {
+        "a random batch": random_batch,
+        "beta = 0 gives the focal loss": beta_zero,
+        "gamma = 0 gives class-balanced BCE": gamma_zero,
+        "very unequal counts (one weight per class)": weights_by_class,
+        "unknown targets (-1) count as negatives": unknown_entries,
+        "logits of size 1e4": large_logits,
+        "the gradient": gradient,
+        "a batch of one sample": batch_of_one,
+    }
+    return run_cases("class-balanced focal loss", my_cb_focal, cases)

@@ -56,7 +56,6 @@ from ..data.cooccurrence import PlantedPair
 from ..data.splits import MultiLabelData
 from ..models import build_model
 from ..train import RunResult, TrainConfig
-from ..train.cache import load_state, save_atomic
 from ..train.config import loss_function
 from .claims import Claim, claim_view, compare, decide, paper_number
 from .evaluation import BOOT, evaluation_logits, measurements, test_scores
@@ -71,7 +70,7 @@ __all__ = [
     "METHODS", "DR_KWARGS", "TABLE1_METHODS", "ABLATION_METHODS", "GAMMA1_VALUES", "GAMMA2_VALUES",
     "GAMMA1_METHODS", "GAMMA2_METHODS", "SHORTCUT_METHODS", "SHORTCUT_EXAMPLE_METHODS", "NEGATIVES_METHODS",
     "EQUIVALENCE_MARGIN", "method_config", "planned_runs", "f1_threshold", "share_replicates",
-    "shortcut_statistics", "SCORES_FILE", "run_scores", "chapter_runs", "run_result", "sampling_statistics",
+    "shortcut_statistics", "run_scores", "chapter_runs", "run_result", "sampling_statistics",
     "loss_gradient_norms", "comparison_table", "gamma_sweep", "shortcut_table", "negative_confidence_table",
     "show", "show_claims", "plot_paper_vs_ours", "plot_batch_sizes", "plot_gamma_sweep", "plot_shortcut",
     "plot_shortcut_example", "plot_negative_probabilities", "LINKS", "COMPARISONS", "BEST_OF", "claims_from", "claims",
@@ -432,26 +431,11 @@ def shortcut_statistics(val_logits: torch.Tensor, val_targets: torch.Tensor, tes
             "p_partner_with_given": torch.sigmoid(scores[with_given]).mean().item()}
 
 
-#: File of a run's folder holding its :func:`run_scores` (scoring the test resamples takes
-#: seconds per run, and the chapter has a hundred runs).
-SCORES_FILE = "ch3_scores_v1.pt"
-
-
 def run_scores(result: RunResult, data: MultiLabelData) -> dict:
     """Test scores of one run (each with its ``_boot`` values on the shared test resamples where
     a claim uses it): mAP (%) over all classes (``mAP_class``) and each class group, mAP@sample,
     the shares (%) of test negatives and positives with probability above 0.5 and their
-    difference (``confidence_gap``), and :func:`shortcut_statistics`. Computed once, then read
-    from the run's folder (:data:`SCORES_FILE`)."""
-    path = result.run_dir / SCORES_FILE
-    stored = load_state(path)
-    if stored is None:
-        stored = {name: torch.as_tensor(value, dtype=torch.float64) for name, value in _scores(result, data).items()}
-        save_atomic(stored, path)
-    return {name: value.numpy() if value.ndim else float(value) for name, value in stored.items()}
-
-
-def _scores(result: RunResult, data: MultiLabelData) -> dict:
+    difference (``confidence_gap``), and :func:`shortcut_statistics`."""
     logits = evaluation_logits(result, data)
     test, targets = logits["test"], data.test.targets
     resamples = image_resamples(len(targets))

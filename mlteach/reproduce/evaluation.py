@@ -4,10 +4,19 @@
 keeps the logits in the run's folder; :func:`test_scores` turns them into the statistics the
 chapters compare (mAP@class, mAP@sample, mAP of class groups, in %), each with its values on
 the shared bootstrap resamples of the test images (column ``<name>_boot``);
-:func:`measurements` reads one method's statistic over its seeds out of a tidy run table.
+:func:`stored_score` keeps what a chapter's scoring function returns for a run in the run's
+folder, keyed by the scoring code, so the status page and later builds read it instead of
+scoring again; :func:`measurements` reads one method's statistic over its seeds out of a tidy
+run table.
 """
 
 from __future__ import annotations
+
+import functools
+import hashlib
+import sys
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -19,7 +28,7 @@ from ..train import RunResult
 from ..train.cache import hash_key, load_state, save_atomic
 from .evidence import RESAMPLES, Measurements, class_ap_replicates, image_resamples, mean_replicates, sample_ap_values
 
-__all__ = ["EVAL_LOGITS", "predict", "evaluation_logits", "test_scores", "measurements", "BOOT"]
+__all__ = ["EVAL_LOGITS", "predict", "evaluation_logits", "test_scores", "score_path", "stored_score", "measurements", "BOOT"]
 
 #: File of a run's folder holding its validation and test logits.
 EVAL_LOGITS = "evaluation_logits.pt"
@@ -79,6 +88,46 @@ def test_scores(result: RunResult, data: MultiLabelData, groups: dict[str, list[
 
 
 test_scores.__test__ = False  # a scoring function, not a test: pytest must not collect it
+
+
+@functools.lru_cache(maxsize=None)
+def _source_hash(module: str) -> str:
+    """Hash of the source files a scoring function of ``module`` depends on: that module, this
+    one and :mod:`~mlteach.reproduce.evidence` (the run's own key already covers the model, the
+    metrics, the losses and the trainer)."""
+    digest = hashlib.sha256()
+    for name in (module, __name__, f"{__package__}.evidence"):
+        digest.update(Path(sys.modules[name].__file__).read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def score_path(score: Callable[[RunResult, MultiLabelData], dict], result: RunResult) -> Path | None:
+    """Where :func:`stored_score` keeps ``score``'s values for ``result``: a file of the run's
+    folder named by the function and the source of its module, so a change of the scoring code
+    scores again and a stale file is never read. ``None`` for a function whose code is not in
+    its module's file (one defined in a notebook cell, a partial): such a score is never stored."""
+    code, module = getattr(score, "__code__", None), sys.modules.get(getattr(score, "__module__", ""))
+    if code is None or code.co_filename != getattr(module, "__file__", None):
+        return None
+    key = hash_key({"score": f"{score.__module__}.{score.__qualname__}", "code": _source_hash(score.__module__),
+                    "resamples": RESAMPLES})
+    return result.run_dir / f"scores-{key}.pt"
+
+
+def stored_score(score: Callable[[RunResult, MultiLabelData], dict], result: RunResult,
+                 data: MultiLabelData) -> dict:
+    """``score(result, data)`` (a dict of numbers, strings and arrays), computed once and then read
+    from the run's folder (:func:`score_path`)."""
+    path = score_path(score, result)
+    if path is None:
+        return score(result, data)
+    stored = load_state(path)
+    if stored is None:
+        computed = score(result, data)
+        save_atomic({name: torch.from_numpy(value) if isinstance(value, np.ndarray) else value
+                     for name, value in computed.items()}, path)
+        return computed
+    return {name: value.numpy() if isinstance(value, torch.Tensor) else value for name, value in stored.items()}
 
 
 def measurements(runs: pd.DataFrame, column: str, **where) -> Measurements:

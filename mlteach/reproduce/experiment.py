@@ -3,7 +3,8 @@
 A chapter declares its experiments as a list of :class:`Run` (data set, experiment, method,
 setting, seed, training configuration); :func:`run_table` trains what the run cache lacks (in
 parallel, :func:`mlteach.train.train_all`), scores every run with the chapter's ``score``
-function and returns one row per run with the same leading columns in every chapter:
+function (in the worker processes too, once per run and scoring code:
+:func:`~mlteach.reproduce.evaluation.stored_score`) and returns one row per run with the same leading columns in every chapter:
 
     dataset, experiment, method, setting, seed, run_key, val_mAP_class, selected_epoch,
     train_seconds, <the score columns>
@@ -25,6 +26,8 @@ import pandas as pd
 
 from ..data.splits import MultiLabelData
 from ..train import RunResult, TrainConfig, train_all
+from ..train.parallel import map_in_processes
+from .evaluation import score_path, stored_score
 
 __all__ = ["Run", "RUN_COLUMNS", "HEADLINE_SEEDS", "SWEEP_SEEDS", "CONTROL_SEEDS", "run_table", "run_results",
            "control_runs"]
@@ -81,16 +84,42 @@ def run_results(runs: Sequence[Run], data: Mapping[str, MultiLabelData], workers
     return results
 
 
+#: Runs scored per worker job (each job gets its data set once, not once per run).
+SCORE_CHUNK = 8
+
+
+def _score_runs(score: Callable, results: Sequence[RunResult], data: MultiLabelData) -> None:
+    for result in results:
+        stored_score(score, result, data)
+
+
+def _score_in_processes(runs: Sequence[Run], results: Sequence[RunResult], data: Mapping[str, MultiLabelData],
+                        score: Callable, workers: int | None, description: str) -> None:
+    """Score, in worker processes, the runs whose scores are not stored yet (scoring is as slow
+    as training for the smallest models, and would otherwise run on one core). A function
+    defined in a notebook cell is neither stored nor sent to a process: the table scores it."""
+    if score_path(score, results[0]) is None:
+        return
+    jobs = []
+    for dataset in dict.fromkeys(r.dataset for r in runs):
+        missing = list({result.key: result for run, result in zip(runs, results)
+                        if run.dataset == dataset and not score_path(score, result).exists()}.values())
+        jobs += [(score, missing[i:i + SCORE_CHUNK], data[dataset]) for i in range(0, len(missing), SCORE_CHUNK)]
+    map_in_processes(_score_runs, jobs, workers, f"scoring {description}")
+
+
 def run_table(runs: Sequence[Run], data: Mapping[str, MultiLabelData],
               score: Callable[[RunResult, MultiLabelData], dict] | None = None, workers: int | None = None,
               description: str = "training runs") -> tuple[pd.DataFrame, list[RunResult]]:
     """Train or load every run and score it: ``(table, results)`` with one row of the table per
-    run (columns :data:`RUN_COLUMNS`, then ``score(result, data)``'s keys) and the results in
-    the same order."""
+    run (columns :data:`RUN_COLUMNS`, then ``score(result, data)``'s keys, read from the run's
+    folder when this scoring code has scored the run before) and the results in the same order."""
     runs = list(runs)
     if not runs:
         raise ValueError("run_table: no runs planned")
     results = run_results(runs, data, workers, description)
+    if score is not None:
+        _score_in_processes(runs, results, data, score, workers, description)
     rows = []
     for run, result in zip(runs, results):
         metrics = result.metrics
@@ -98,5 +127,5 @@ def run_table(runs: Sequence[Run], data: Mapping[str, MultiLabelData],
                      "setting": run.setting, "seed": run.seed, "run_key": result.key,
                      "val_mAP_class": metrics.get("val_mAP_class", float("nan")),
                      "selected_epoch": metrics.get("selected_epoch"), "train_seconds": metrics.get("train_seconds"),
-                     **(score(result, data[run.dataset]) if score is not None else {})})
+                     **(stored_score(score, result, data[run.dataset]) if score is not None else {})})
     return pd.DataFrame(rows), results

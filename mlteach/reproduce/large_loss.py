@@ -203,7 +203,7 @@ def chapter_plan(scale: str | None = None) -> ChapterPlan:
         "digits, partial": DatasetPlan("mosaics", digits, "partial", cnn, digit_relative, digit_absolute,
                                        partial_q=0.5),
         "yeast, single positive": DatasetPlan("yeast", {"seed": 0}, "single positive", mlp, relative, absolute,
-                                              workers=1),
+                                              ),
     }
     return ChapterPlan(scale, datasets, linear_init_epochs=linear_epochs)
 

@@ -122,7 +122,8 @@ class TrainConfig:
     Reproducibility and hardware
         ``seed``, ``deterministic`` (deterministic kernels), ``device`` (``"auto"``: CUDA when
         available, else CPU), ``amp`` (None | ``"bf16"`` | ``"fp16"``; used on CUDA only,
-        ignored on CPU), ``channels_last`` (CUDA only), ``compile`` (``torch.compile`` the
+        ignored on CPU), ``channels_last`` (image inputs in channels-last memory format, on any
+        device), ``compile`` (``torch.compile`` the
         model), ``progress`` (a tqdm bar; the only field that does not change the numbers).
     """
 

@@ -1,7 +1,8 @@
 """The configured loss, called the same way at every training step.
 
 Losses differ in what they need besides ``(logits, targets)``: the trainer fills in the training
-class counts (distribution-balanced loss), the APL pseudo-targets (EM loss), this epoch's Large
+class counts and the number of training samples (distribution-balanced loss, RW, CB focal,
+LDAM: each gets the ones its signature names), the APL pseudo-targets (EM loss), this epoch's Large
 Loss rate or threshold, and, for group softmax, the features and the classifier's weights.
 :class:`Objective` hides these differences from the training loop and reports which unknown
 entries a Large Loss scheme modified.
@@ -33,6 +34,7 @@ class Objective:
         parameters = inspect.signature(self.function).parameters
         if "class_counts" in parameters:
             self.kwargs["class_counts"] = (train_targets == 1).sum(dim=0).cpu()
+        if "num_samples" in parameters:
             self.kwargs["num_samples"] = train_targets.shape[0]
         if self.needs_features and not _single_label(train_targets):
             raise ValueError(f"{config.loss} is single-label: every training sample needs exactly "

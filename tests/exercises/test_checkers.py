@@ -17,11 +17,12 @@ import torch.nn.functional as F
 
 from mlteach import losses
 from mlteach.exercises import (check_average_precision, check_masked_logsumexp, check_per_class_thresholds,
-                               check_apl_term_gradient, check_apl_update, check_c_lsep, check_corrected_entry_gradient,
+                               check_apl_term_gradient, check_apl_update, check_c_lsep, check_cb_focal,
+                               check_corrected_entry_gradient,
                                check_discriminative_groups, check_expression, check_large_loss_selection, check_lsep,
                                check_ngc_gradient, check_ngc_threshold, check_two_class_type_two_loss,
                                check_two_way_negative_gradient, check_two_way_sample)
-from mlteach.exercises.dr import ngc_gradient_symbols, ngc_threshold_symbols
+from mlteach.exercises.dr import ngc_gradient_symbols, ngc_threshold_symbols, wrong_cb_focal
 from mlteach.exercises.em import apl_term_symbols
 from mlteach.exercises.group_softmax import margin_symbols
 from mlteach.exercises.large_loss import corrected_gradient_symbols
@@ -104,6 +105,28 @@ def c_lsep_pairwise(logits, targets, gamma=1.0):
     pairs = (targets.unsqueeze(1) == 1) & (targets.unsqueeze(0) == 0)
     terms = F.softplus(masked_lse(differences, pairs, (0, 1)))
     return terms.sum() / (targets == 1).any(0).sum().clamp(min=1)
+
+
+def cb_focal_naive_log(logits, targets, class_counts, beta=0.9999, gamma=2.0):
+    counts = torch.as_tensor(class_counts, dtype=logits.dtype)
+    weights = (1 - beta) / (1 - beta ** counts)
+    p_t = torch.where(targets == 1, torch.sigmoid(logits), 1 - torch.sigmoid(logits))
+    return (-weights * len(counts) / weights.sum() * (1 - p_t) ** gamma * torch.log(p_t)).mean()
+
+
+def cb_focal_detached_focus(logits, targets, class_counts, beta=0.9999, gamma=2.0):
+    counts = torch.as_tensor(class_counts, dtype=logits.dtype)
+    weights = (1 - beta) / (1 - beta ** counts)
+    z = torch.where(targets == 1, logits, -logits)
+    focus = torch.exp(gamma * F.logsigmoid(-z)).detach()
+    return (-weights * len(counts) / weights.sum() * focus * F.logsigmoid(z)).mean()
+
+
+def cb_focal_beta_times_n(logits, targets, class_counts, beta=0.9999, gamma=2.0):
+    counts = torch.as_tensor(class_counts, dtype=logits.dtype)
+    weights = (1 - beta) / (1 - beta * counts)
+    z = torch.where(targets == 1, logits, -logits)
+    return (-weights * len(counts) / weights.sum() * torch.exp(gamma * F.logsigmoid(-z)) * F.logsigmoid(z)).mean()
 
 
 def two_way_swapped(logits, targets, tp=4.0, tn=1.0):
@@ -219,6 +242,8 @@ IMPLEMENT_CHECKERS = {
     "average_precision": (check_average_precision, lambda s, y: average_precision(s, y)),
     "thresholds": (check_per_class_thresholds, lambda s, y: f1_optimal_thresholds(s, y)),
     "masked_logsumexp": (check_masked_logsumexp, masked_logsumexp),
+    "cb_focal": (check_cb_focal, lambda x, t, counts, beta=0.9999, gamma=2.0:
+                 losses.class_balanced_focal_loss(x, t, counts, beta=beta, gamma=gamma)),
 }
 
 
@@ -303,6 +328,18 @@ WRONG_ANSWERS = [
     (check_discriminative_groups, lambda *a: groups_right(*a, descending=True), "your groups are in reverse order"),
     (check_discriminative_groups, lambda *a: groups_right(*a, score="true class"), "you sorted by z_jy alone"),
     (check_discriminative_groups, groups_rank_confusion, "as if it were each element's rank"),
+    (check_cb_focal, lambda *a, **k: wrong_cb_focal(*a, **k, normalise=False), "so that the C weights sum to C"),
+    (check_cb_focal, lambda *a, **k: wrong_cb_focal(*a, **k, weights="frequency"), "inverse frequency 1 / n_c"),
+    (check_cb_focal, lambda *a, **k: wrong_cb_focal(*a, **k, weights="effective number"),
+     "the weight is the *inverse* of the effective number"),
+    (check_cb_focal, lambda *a, **k: wrong_cb_focal(*a, **k, weight_on="positives"), "you weighted the positives only"),
+    (check_cb_focal, lambda *a, **k: wrong_cb_focal(*a, **k, unknown="ignored"), "unknown targets (-1) count as "
+                                                                                 "negatives"),
+    (check_cb_focal, lambda *a, **k: wrong_cb_focal(*a, **k, reduction="positives"), "not the sum divided by the "
+                                                                                     "number of positives"),
+    (check_cb_focal, cb_focal_naive_log, "overflow at |x| = 1e4: sigmoid(x) rounds to exactly 0 or 1"),
+    (check_cb_focal, cb_focal_detached_focus, "is differentiated too (no .detach() on it)"),
+    (check_cb_focal, cb_focal_beta_times_n, "the power beta ** n (beta to the n-th), not the product beta * n"),
 ]
 
 

@@ -15,7 +15,7 @@ from myst_parser.mdit_to_docutils.base import default_slugify
 from mlteach.data import FIG1_PAIR, make_long_tailed_mosaics
 from mlteach.reproduce import dr
 from mlteach.reproduce.claims import KINDS, decide
-from mlteach.reproduce.evaluation import BOOT
+from mlteach.reproduce.evaluation import BOOT, stored_score
 from mlteach.reproduce.experiment import CONTROL_SEEDS, HEADLINE_SEEDS, SWEEP_SEEDS, Run
 from mlteach.reproduce.scale import SCALES
 from mlteach.train import TrainConfig
@@ -249,7 +249,8 @@ def test_one_epoch_runs_through_the_shared_run_table(tiny_data, tmp_path, monkey
     assert list(table["method"]) == ["ERM", "DR"] and (table["train_seconds"] > 0).all()
     for column in STATISTICS:
         assert np.isfinite(table[column]).all() and len(table[column + BOOT].iloc[0]) == 200
-    assert (results[1].run_dir / dr.SCORES_FILE).exists()
-    again = dr.run_scores(results[1], tiny_data)  # read from the run's folder
+    assert len(list(results[1].run_dir.glob("scores-*.pt"))) == 1
+    again = stored_score(dr.run_scores, results[1], tiny_data)  # read from the run's folder
     assert again["mAP_class"] == table["mAP_class"].iloc[1]
+    np.testing.assert_array_equal(again["excess_fp" + BOOT], table["excess_fp" + BOOT].iloc[1])
     assert dr.run_result(table, results, "DR", 0) is results[1]

@@ -25,6 +25,8 @@ def without_timings(records: pd.DataFrame) -> pd.DataFrame:
     ({"loss": "dr_loss", "sampler": "class_aware", "sampler_kwargs": {"samples_per_class": 2},
       "warmup_steps": 3, "lr_schedule": "step", "lr_milestones": (1,)}, {}),
     ({"loss": "distribution_balanced_loss", "optimizer": "adamw", "weight_decay": 1e-4}, {}),
+    ({"loss": "class_balanced_focal_loss", "loss_kwargs": {"beta": 0.99}}, {}),  # class counts, no num_samples
+    ({"loss": "circle_loss", "loss_kwargs": {"gamma": 4.0}}, {}),
     ({"loss": "asymmetric_loss", "augment": "random_crop", "augment_kwargs": {"padding": 1},
       "drop_last": True}, {}),
     ({"scheme": "linear_init", "linear_init_epochs": 2, "linear_init_lr": 1e-2}, {"unknown_rate": 0.5}),
