@@ -18,11 +18,14 @@ SETTINGS = settings(max_examples=25, deadline=None)
 shapes = st.tuples(st.integers(0, 10_000), st.integers(1, 5), st.integers(1, 6))
 
 
-@pytest.fixture(autouse=True, params=["dense", "sparse"])
+@pytest.fixture(autouse=True, params=["stacked", "dense", "sparse"])
 def set_layout(request, monkeypatch):
-    """Run every test with both layouts of the label-set log-sum-exp the loss is computed with
-    (see mlteach.losses._label_sets): every set dense, or every set sparse."""
-    monkeypatch.setattr(label_sets, "SPARSE_FRACTION", {"dense": 0.0, "sparse": 1.0}[request.param])
+    """Run every test with each layout of the label-set log-sum-exp the loss is computed with
+    (see mlteach.losses._label_sets): the stacked layout of small inputs, or set by set with every
+    set dense or every set sparse."""
+    if request.param != "stacked":
+        monkeypatch.setattr(label_sets, "STACKED_ENTRIES", 0)
+        monkeypatch.setattr(label_sets, "SPARSE_FRACTION", {"dense": 0.0, "sparse": 1.0}[request.param])
 
 
 def circle_pairwise(logits, targets, margin, gamma):
