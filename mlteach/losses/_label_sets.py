@@ -54,6 +54,7 @@ import math
 from typing import Callable, NamedTuple
 
 import torch
+import torch.nn.functional as F
 
 SIGNS = {"positive": -1.0, "negative": 1.0, "known": 1.0}
 SPARSE_FRACTION = 1 / 16
@@ -509,6 +510,54 @@ def mean_weight(reduction: str, count: int) -> float:
     """What a sum of line terms is multiplied by: ``1 / count`` for ``"mean"`` (1 when no line
     counts: the terms are then 0), 1 for ``"sum"``."""
     return 1.0 / max(count, 1) if reduction == "mean" else 1.0
+
+
+def pair_softplus_head(reduction: str, scale: float = 1.0, margin: float = 0.0) -> LineHead:
+    """The head of the two-way, margin-bias, LSEP and circle losses: with the terms in pairs
+    (negatives, positives) per axis, softplus(scale (N + P) + margin) per line from their soft
+    maxima N and P; d/dN = d/dP = scale sigmoid(scale (N + P) + margin). ``"mean"`` divides each
+    axis's sum by its lines with a positive (the others have N + P = -inf: term 0); the axes'
+    results are added; ``"none"`` returns one vector per axis."""
+
+    def exponent(negative, positive):
+        z = torch.add(negative, positive)
+        if scale != 1:
+            z.mul_(scale)
+        return z.add_(margin) if margin else z
+
+    def forward(soft_maxima, logits):
+        exponents = [exponent(negative, positive) for negative, positive in zip(soft_maxima[0::2], soft_maxima[1::2])]
+        per_line = [F.softplus(z) for z in exponents]
+        if reduction == "none":
+            def backward(grads):
+                line_grads = [None if g is None else torch.sigmoid(z).mul_(g if scale == 1 else g * scale)
+                              for z, g in zip(exponents, grads)]
+                return [g for g in line_grads for _ in range(2)], None
+
+            return tuple(per_line), backward
+        weights = [mean_weight(reduction, count_lines(positive)) for positive in soft_maxima[1::2]]
+        loss = per_line[0].sum().mul_(weights[0])
+        if len(per_line) == 2:
+            loss.add_(per_line[1].sum(), alpha=weights[1])
+
+        def backward(grads):
+            (g,) = grads
+            line_grads = [None if g is None else torch.sigmoid(z).mul_(g * (scale * weight))
+                          for z, weight in zip(exponents, weights)]
+            return [g for g in line_grads for _ in range(2)], None
+
+        return (loss,), backward
+
+    def reference(soft_maxima, logits):
+        pairs = list(zip(soft_maxima[0::2], soft_maxima[1::2]))
+        per_line = [F.softplus(scale * (negative + positive) + margin) for negative, positive in pairs]
+        if reduction == "none":
+            return tuple(per_line)
+        counts = [(positive != -math.inf).sum().clamp(min=1) for _, positive in pairs]
+        return (sum(values.sum() / count if reduction == "mean" else values.sum()
+                    for values, count in zip(per_line, counts)),)
+
+    return LineHead(forward, reference)
 
 
 def _identity_forward(soft_maxima, logits):

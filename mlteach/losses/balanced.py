@@ -257,7 +257,8 @@ def _class_statistics(class_counts, num_samples, num_classes: int, *, name: str)
         raise ValueError(f"{name}: class_counts must be a vector of {num_classes} counts, "
                          f"got shape {tuple(counts.shape)}")
     check_number(num_samples, "num_samples", POSITIVE, name=name)
-    if not bool(((counts > 0) & (counts < num_samples)).all()):  # NaN fails too
+    low, high = torch.aminmax(counts)  # NaN propagates, and fails both tests
+    if not (low.item() > 0 and high.item() < num_samples):
         raise ValueError(f"{name}: every class count n_c must satisfy 0 < n_c < num_samples "
                          f"= {num_samples} (n_c = 0 or n_c = N makes log(N / n_c - 1) "
                          f"infinite); got {counts.tolist()}")

@@ -15,15 +15,12 @@ and the loss is returned in float32. NaN logits give a NaN loss.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import (FLAG, NONNEGATIVE, POSITIVE, REDUCTIONS, check_logits_targets, check_settings, compute_dtype,
-                      reduce)
-from ._label_sets import SetLSE, set_logsumexp
+from ._checks import FLAG, NONNEGATIVE, POSITIVE, REDUCTIONS, check_logits_targets, check_settings, compute_dtype
+from ._label_sets import SetLSE, line_loss, pair_softplus_head
 
 __all__ = ["circle_loss", "CircleLoss"]
 
@@ -80,10 +77,9 @@ def circle_loss(logits: torch.Tensor, targets: torch.Tensor, margin: float = 0.2
     exponents = (gamma * weight) * (y - margin)
     # the label-set log-sum-exp reads positives as -value: hand it -exponent there. An empty set
     # gives -inf, and softplus(-inf) = 0 with no gradient.
-    negatives, positives = set_logsumexp(exponents * (1 - 2 * positive), t,
-                                         (SetLSE("negative", 1.0, 1), SetLSE("positive", 1.0, 1)))
-    terms = F.softplus(negatives + positives)
-    return reduce(terms, reduction, (positives != -math.inf).sum())
+    (loss,) = line_loss(exponents * (1 - 2 * positive), t, (SetLSE("negative", 1.0, 1), SetLSE("positive", 1.0, 1)),
+                        pair_softplus_head(reduction))  # softplus(N + P), mean over samples with a positive
+    return loss
 
 
 class CircleLoss(nn.Module):

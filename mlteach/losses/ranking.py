@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import FLAG, POSITIVE, REDUCTIONS, check_logits_targets, check_settings, compute_dtype, reduce
-from ._label_sets import LineHead, SetLSE, count_lines, line_loss, logsumexp_lines, mean_weight
+from ._label_sets import LineHead, SetLSE, line_loss, logsumexp_lines, mean_weight, pair_softplus_head
 
 __all__ = ["lsep_loss", "zlpr_loss", "dr_loss", "LSEPLoss", "ZLPRLoss", "DRLoss"]
 
@@ -33,34 +33,6 @@ DR_SETTINGS = {"gamma1": POSITIVE, "gamma2": POSITIVE, "constraint": CONSTRAINTS
 
 def _line_dim(class_wise: bool) -> int:
     return 0 if class_wise else 1
-
-
-def _lsep_head(gamma: float, reduction: str) -> LineHead:
-    """softplus(gamma (N + P)) per line from the soft maxima N, P (LSEs divided by gamma);
-    d/dN = d/dP = gamma sigmoid(gamma (N + P)). ``"mean"``: over the lines with a positive."""
-
-    def forward(soft_maxima, logits):
-        negative, positive = soft_maxima
-        exponent = torch.add(negative, positive).mul_(gamma)
-        terms = F.softplus(exponent)
-        weight = None if reduction == "none" else mean_weight(reduction, count_lines(positive))
-
-        def backward(grads):
-            (g,) = grads
-            if g is None:
-                return [None, None], None
-            line = torch.sigmoid(exponent).mul_(g).mul_(gamma) if weight is None else \
-                torch.sigmoid(exponent).mul_(g * (gamma * weight))
-            return [line, line], None
-
-        return ((terms,) if weight is None else (terms.sum().mul_(weight),)), backward
-
-    def reference(soft_maxima, logits):
-        negative, positive = soft_maxima
-        terms = F.softplus(gamma * (negative + positive))
-        return (reduce(terms, reduction, (positive != -torch.inf).sum()),)
-
-    return LineHead(forward, reference)
 
 
 def _zlpr_head(reduction: str) -> LineHead:
@@ -160,7 +132,7 @@ def lsep_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 1.0, c
     check_settings(name, LSEP_SETTINGS, gamma=gamma, class_wise=class_wise, reduction=reduction)
     dim = _line_dim(class_wise)
     (loss,) = line_loss(logits.to(compute_dtype(logits)), targets,
-                        (SetLSE("negative", gamma, dim), SetLSE("positive", gamma, dim)), _lsep_head(gamma, reduction))
+                        (SetLSE("negative", gamma, dim), SetLSE("positive", gamma, dim)), pair_softplus_head(reduction, scale=gamma))
     return loss
 
 

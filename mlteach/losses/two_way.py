@@ -13,15 +13,13 @@ are computed in float32 and the loss is returned in float32. NaN logits give a N
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ._checks import POSITIVE, REAL, REDUCTIONS, check_logits_targets, check_settings, compute_dtype, reduce
-from ._label_sets import LineHead, SetLSE, count_lines, line_loss, mean_weight
+from ._checks import POSITIVE, REAL, REDUCTIONS, check_logits_targets, check_settings, compute_dtype
+from ._label_sets import SetLSE, line_loss, pair_softplus_head
 
 __all__ = ["TwoWayTerms", "two_way_loss", "margin_bias_two_way_loss", "TwoWayLoss", "MarginBiasTwoWayLoss"]
 
@@ -42,51 +40,12 @@ class TwoWayTerms(NamedTuple):
     per_class: torch.Tensor
 
 
-def _two_way_head(margin: float, reduction: str) -> LineHead:
-    """softplus(N + P + margin) per line, from the soft maxima N of the negatives and P of the
-    positives of each axis; d/dN = d/dP = sigmoid(N + P + margin). ``"mean"`` divides each
-    axis's sum by its lines with a positive."""
-
-    def forward(soft_maxima, logits):
-        exponents = [negative + positive + margin if margin else negative + positive
-                     for negative, positive in zip(soft_maxima[0::2], soft_maxima[1::2])]
-        per_line = [F.softplus(z) for z in exponents]
-        if reduction == "none":
-            def backward(grads):
-                line_grads = [None if g is None else torch.sigmoid(z).mul_(g) for z, g in zip(exponents, grads)]
-                return [g for g in line_grads for _ in range(2)], None
-
-            return tuple(per_line), backward
-        weights = [mean_weight(reduction, count_lines(positive)) for positive in soft_maxima[1::2]]
-        loss = per_line[0].sum().mul_(weights[0])
-        if len(per_line) == 2:
-            loss.add_(per_line[1].sum(), alpha=weights[1])
-
-        def backward(grads):
-            (g,) = grads
-            line_grads = [None if g is None else torch.sigmoid(z).mul_(g * weight)
-                          for z, weight in zip(exponents, weights)]
-            return [g for g in line_grads for _ in range(2)], None
-
-        return (loss,), backward
-
-    def reference(soft_maxima, logits):
-        pairs = list(zip(soft_maxima[0::2], soft_maxima[1::2]))
-        per_line = [F.softplus(negative + positive + margin) for negative, positive in pairs]
-        if reduction == "none":
-            return tuple(per_line)
-        return (sum(reduce(values, reduction, (positive != -math.inf).sum())
-                    for values, (_, positive) in zip(per_line, pairs)),)
-
-    return LineHead(forward, reference)
-
-
 def _two_way(logits: torch.Tensor, targets: torch.Tensor, tp: float, tn: float, margin: float, mode: str,
              reduction: str):
     dims = {"sample": (1,), "class": (0,), "two-way": (1, 0)}[mode]
     terms = tuple(SetLSE(labels, 1.0 / temperature, dim) for dim in dims
                   for labels, temperature in (("negative", tn), ("positive", tp)))
-    outputs = line_loss(logits.to(compute_dtype(logits)), targets, terms, _two_way_head(margin, reduction))
+    outputs = line_loss(logits.to(compute_dtype(logits)), targets, terms, pair_softplus_head(reduction, margin=margin))
     if reduction == "none" and mode == "two-way":
         return TwoWayTerms(*outputs)
     return outputs[0]
