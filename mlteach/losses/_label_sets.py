@@ -57,6 +57,11 @@ import torch
 import torch.nn.functional as F
 
 SIGNS = {"positive": -1.0, "negative": 1.0, "known": 1.0}
+#: lowest base-2 exponent of a weight when subnormal weights are possible: 2^-118 is a normal number
+EXP2_FLOOR = -118.0
+#: a column sum made from row-shifted weights (in units of the set's largest weight) below this
+#: may have lost terms to underflow or to the floor, and is recomputed with its own shift
+LOST_COLUMN = 2.0 ** (EXP2_FLOOR / 2)
 SPARSE_FRACTION = 1 / 16
 #: inputs with at most this many entries use the stacked layout
 STACKED_ENTRIES = 1 << 16
@@ -128,14 +133,27 @@ def _line_factor(line_grad: torch.Tensor, coefficient: float, total: torch.Tenso
     return torch.where(total == 0, 0.0, line_grad * coefficient / total)
 
 
-def _exp_(shifted: torch.Tensor, scale: float) -> torch.Tensor:
-    """``e^{scale * shifted}`` in place, as ``exp2`` (see the module docstring)."""
-    return shifted.mul_(scale * LOG2_E).exp2_()
+def _exp_(shifted: torch.Tensor, scale: float, member: torch.Tensor | None = None, floor: bool = False):
+    """``e^{scale * shifted}`` in place, as ``exp2`` (see the module docstring). With ``floor``
+    or a 0/1 ``member``, exponents are first floored at :data:`EXP2_FLOOR` so that no result is
+    subnormal, and ``member`` then zeroes the entries off the set (whose exponent was -inf)."""
+    shifted.mul_(scale * LOG2_E)
+    if floor or member is not None:
+        shifted.clamp_(min=EXP2_FLOOR)
+    shifted.exp2_()
+    return shifted if member is None else shifted.mul_(member)
+
+
+def subnormal_weights_possible(logits: torch.Tensor, terms) -> bool:
+    """Whether a set member's weight ``e^{a (v - m)}`` could be a subnormal number: when the
+    logits span more than ``-EXP2_FLOOR / (a log2(e))`` (about 80 / a; NaN or inf: yes). On CPU
+    every operation on subnormal numbers runs tens of times slower, so the weights are then
+    floored (:func:`_exp_`), which costs two more passes."""
+    low, high = torch.aminmax(logits)
+    return not (high - low).item() * max(term.scale for term in terms) * LOG2_E < -EXP2_FLOOR
 
 
 # ---------------------------------------------------------------- stacked layout (small inputs)
-#: a column sum (in units of the set's largest weight) below this may have lost terms to underflow
-LOST_COLUMN = 2.0 ** -60
 
 
 @functools.lru_cache(maxsize=64)
@@ -205,13 +223,20 @@ class _StackedState:
         return grad
 
 
-def _stacked_axis(values, terms, owners, dim, results):
+def _stacked_axis(values, terms, owners, dim, results, members):
     """The soft maxima of ``owners`` (terms along ``dim``, one slice of ``values`` each) into
-    ``results``; their :class:`_StackedAxis`."""
+    ``results``; their :class:`_StackedAxis`. ``members``: the 0/1 membership of each slice
+    when subnormal weights are possible (see :func:`_exp_`), else None."""
     axis = dim + 1
     shift = values.amax(axis, keepdim=True).clamp_(min=-torch.finfo(values.dtype).max)  # empty line: finite
     scale, back = _slice_constants([terms[i].scale for i in owners], values)
-    weights = torch.sub(values, shift).mul_(scale).exp2_()
+    weights = torch.sub(values, shift).mul_(scale)
+    if members is None:
+        weights.exp2_()
+    else:
+        weights.clamp_(min=EXP2_FLOOR).exp2_()
+        for j, member in enumerate(members):
+            weights[j].mul_(member)
     total = weights.sum(axis, keepdim=True)  # >= 1 on a non-empty line (its maximum gives 1)
     soft = _add_scaled(shift, total.log2(), back).squeeze(axis)
     for j, owner in enumerate(owners):
@@ -228,7 +253,7 @@ def _columns_from_rows(rows: _StackedAxis, owners, terms, targets, results) -> b
     :data:`LOST_COLUMN`: its terms may have underflowed, and the columns need their own shifts."""
     scale, back = _slice_constants([terms[i].scale for i in owners], rows.weights)
     top = rows.shift.amax(1, keepdim=True)
-    row_scale = torch.sub(rows.shift, top).mul_(scale).exp2_()
+    row_scale = torch.sub(rows.shift, top).mul_(scale).clamp_(min=EXP2_FLOOR).exp2_()
     total = row_scale.transpose(1, 2) @ rows.weights  # [S, 1, C]
     if float(total.amin()) < LOST_COLUMN:  # an empty column, or one far below the set's maximum
         members = torch.stack([membership(targets, terms[i].labels).sum(0) for i in owners])
@@ -252,7 +277,7 @@ def _stacked_values(logits, targets, square, labels):
     return values
 
 
-def _stacked_lses(logits, targets, terms):
+def _stacked_lses(logits, targets, terms, floored):
     """Soft maxima of every term from ``[S, B, C]`` tensors of signed values, one slice per term
     of an axis; per axis, each step is one operation over the sets. Row and column terms of the
     same sets and scales share one exponential pass (:func:`_columns_from_rows`)."""
@@ -268,7 +293,8 @@ def _stacked_lses(logits, targets, terms):
         values = built.setdefault(tuple(labels), None)
         if values is None:
             values = built[tuple(labels)] = _stacked_values(logits, targets, square, labels)
-        axes.append(_stacked_axis(values, terms, owners, dim, results))
+        members = [membership(targets, label) for label in labels] if floored else None
+        axes.append(_stacked_axis(values, terms, owners, dim, results, members))
     return results, _StackedState(axes)
 
 
@@ -293,9 +319,9 @@ class _DenseBothAxes:
     The weights ``w = e^{a (v - m_b)}`` are shifted by each row's maximum ``m_b``. With the
     global maximum ``M`` and ``u_b = e^{a (m_b - M)}``, the column sums are ``sum_b w_bc u_b`` (in units of
     ``e^M``): one matrix-vector product instead of a second pass of max, exp and sum. A column
-    whose sum is below ``e^{floor / 2}`` (:func:`_exp_floor`; a column far below the set's maximum,
-    when logits span more than about ``-floor / (2 a)``) may have lost terms to underflow and is
-    recomputed with its own shift.
+    whose sum is below :data:`LOST_COLUMN` (a column far below the set's maximum, when logits
+    span more than about ``40 / a``) may have lost terms to underflow and is recomputed with its
+    own shift.
     """
 
     def __init__(self, weights, row_total, row_scale, column_total, recomputed, coefficient):
@@ -335,41 +361,40 @@ class _SparseAxis:
         return grad.view(-1).index_add_(0, self.flat, self.weights * factor[self.line]).view(shape)
 
 
-def _exp_floor(dtype: torch.dtype) -> float:
-    """An exponent whose ``e^floor`` is a normal number well above the subnormal range."""
-    return math.log(torch.finfo(dtype).tiny) + 8.0
-
-
-def _dense_axis(values, scale, dim, coefficient, out=None, line_max=None):
-    """``(LSE per line, _DenseAxis)`` along ``dim``; ``out`` may be ``values`` itself."""
+def _dense_axis(values, scale, dim, coefficient, out=None, line_max=None, member=None):
+    """``(LSE per line, _DenseAxis)`` along ``dim``; ``out`` may be ``values`` itself; ``member``
+    when subnormal weights are possible (:func:`_exp_`)."""
     line_max = values.amax(dim, keepdim=True) if line_max is None else line_max
     shift = _without_empty(line_max)
-    weights = _exp_(torch.sub(values, shift, out=torch.empty_like(values) if out is None else out), scale)
+    weights = _exp_(torch.sub(values, shift, out=torch.empty_like(values) if out is None else out), scale, member)
     total = weights.sum(dim, keepdim=True)
     return (total.log().div_(scale) + shift).squeeze(dim), _DenseAxis(weights, total, dim, coefficient)
 
 
-def _dense_both_axes(logits, values, member, labels, scale, coefficient, out=None):
+def _dense_both_axes(logits, values, member, labels, scale, coefficient, out=None, floored=False):
     """``((row LSE, column LSE), _DenseBothAxes)``; ``out`` may be ``values`` itself."""
     row_max = values.amax(1, keepdim=True)
-    row_lse, rows = _dense_axis(values, scale, 1, coefficient, out=out, line_max=row_max)
+    row_lse, rows = _dense_axis(values, scale, 1, coefficient, out=out, line_max=row_max,
+                                member=member if floored else None)
     top = row_max.max()
     top = torch.where(top == -math.inf, 0.0, top)
-    row_scale = _exp_(row_max - top, scale)
+    row_scale = _exp_(row_max - top, scale, floor=True)
     column_total = (row_scale.T @ rows.weights).squeeze(0)
     column_lse = column_total.log() / scale + top
-    lost = torch.nonzero(column_total < math.exp(_exp_floor(values.dtype) / 2)).squeeze(1)
+    lost = torch.nonzero(column_total < LOST_COLUMN).squeeze(1)
     recomputed = None
     if lost.numel():
-        part_values = signed_values(logits[:, lost], member[:, lost], labels)
-        lse, state = _dense_axis(part_values, scale, 0, coefficient, out=part_values)
+        part_member = member[:, lost]
+        part_values = signed_values(logits[:, lost], part_member, labels)
+        lse, state = _dense_axis(part_values, scale, 0, coefficient, out=part_values,
+                                 member=part_member if floored else None)
         column_lse[lost], column_total[lost] = lse, 0.0
         recomputed = (lost, state)
     state = _DenseBothAxes(rows.weights, rows.total, row_scale, column_total, recomputed, coefficient)
     return (row_lse, column_lse), state
 
 
-def _dense_terms(logits, member, labels, terms):
+def _dense_terms(logits, member, labels, terms, floored):
     """Dense layout for the terms of one set: ``[(term indices, results, state), ...]``. A scale
     wanted along both axes shares one exponential pass (:class:`_DenseBothAxes`)."""
     values = signed_values(logits, member, labels)
@@ -383,15 +408,15 @@ def _dense_terms(logits, member, labels, terms):
         coefficient = SIGNS[labels]
         out = values if k == len(jobs) - 1 else None  # the last job reuses the values' memory
         if len(owners) == 2:
-            results, state = _dense_both_axes(logits, values, member, labels, term.scale, coefficient, out)
+            results, state = _dense_both_axes(logits, values, member, labels, term.scale, coefficient, out, floored)
         else:
-            lse, state = _dense_axis(values, term.scale, term.dim, coefficient, out)
+            lse, state = _dense_axis(values, term.scale, term.dim, coefficient, out, member=member if floored else None)
             results = (lse,)
         pieces.append((owners, results, state))
     return pieces
 
 
-def _sparse_terms(logits, member, labels, terms):
+def _sparse_terms(logits, member, labels, terms, floored):
     """Sparse layout: gather the members, reduce per line with scatter operations."""
     classes = logits.shape[1]
     flat = member.reshape(-1).bool().nonzero().squeeze(1)  # nonzero runs faster on booleans
@@ -407,7 +432,7 @@ def _sparse_terms(logits, member, labels, terms):
             line_max = values.new_full((count,), -math.inf).scatter_reduce_(0, line, values, "amax")
             maxima[term.dim] = _without_empty(line_max)
         shift = maxima[term.dim]
-        weights = _exp_(values - shift[line], term.scale)
+        weights = _exp_(values - shift[line], term.scale, floor=floored)
         total = values.new_zeros(count).index_add_(0, line, weights)
         state = _SparseAxis(weights, total, flat, line, SIGNS[term.labels])
         pieces.append(((i,), (total.log() / term.scale + shift,), state))
@@ -429,7 +454,7 @@ class _PerSetState:
         return grad
 
 
-def _per_set_lses(logits, targets, terms):
+def _per_set_lses(logits, targets, terms, floored):
     """Soft maxima of every term, set by set, each set dense or sparse by its size."""
     results, pieces = [None] * len(terms), []
     for labels in dict.fromkeys(term.labels for term in terms):
@@ -437,7 +462,7 @@ def _per_set_lses(logits, targets, terms):
         member = membership(targets, labels)
         sparse = float(member.sum()) <= SPARSE_FRACTION * member.numel()
         layout = _sparse_terms if sparse else _dense_terms
-        for local, values, state in layout(logits, member, labels, [terms[i] for i in indices]):
+        for local, values, state in layout(logits, member, labels, [terms[i] for i in indices], floored):
             owners = tuple(indices[j] for j in local)
             for owner, value in zip(owners, values):
                 results[owner] = value
@@ -470,7 +495,7 @@ class _LineLoss(torch.autograd.Function):
         ctx.set_materialize_grads(False)
         targets = targets.to(logits.dtype)
         layout = _stacked_lses if logits.numel() <= STACKED_ENTRIES else _per_set_lses
-        soft_maxima, ctx.state = layout(logits, targets, terms)
+        soft_maxima, ctx.state = layout(logits, targets, terms, subnormal_weights_possible(logits, terms))
         outputs, ctx.head_backward = head.forward(soft_maxima, logits)
         ctx.terms, ctx.head = terms, head
         ctx.save_for_backward(logits, targets)

@@ -150,6 +150,26 @@ def test_dr_equals_eq8(constraint):
     torch.testing.assert_close(dr_loss(x, t, constraint=constraint, reduction="sum"), expected.sum())
 
 
+@pytest.mark.parametrize("loss", [lambda x, t: dr_loss(x, t, gamma2=10.0, constraint="both"),
+                                  lambda x, t: lsep_loss(x, t, class_wise=True), lambda x, t: zlpr_loss(x, t)],
+                         ids=["DR", "C-LSEP", "ZLPR"])
+def test_floored_weights_give_the_same_values_and_gradients(loss, monkeypatch):
+    """Wide logit spans floor the weights at 2^-118 (subnormal numbers make every CPU operation
+    tens of times slower; see _label_sets.subnormal_weights_possible); on logits where nothing
+    would be that small, the floored and the plain computation agree."""
+    x = torch.randn(12, 9, dtype=torch.float64)
+    t = random_targets(12, 9)
+    plain = x.clone().requires_grad_()
+    expected = loss(plain, t)
+    expected.backward()
+    monkeypatch.setattr(label_sets, "subnormal_weights_possible", lambda logits, terms: True)
+    floored = x.clone().requires_grad_()
+    value = loss(floored, t)
+    value.backward()
+    torch.testing.assert_close(value, expected)
+    torch.testing.assert_close(floored.grad, plain.grad)
+
+
 def test_dr_without_constraint_is_c_lsep_summed_over_classes():
     x = torch.randn(12, 5, dtype=torch.float64)
     t = random_targets(12, 5)
