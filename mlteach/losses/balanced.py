@@ -92,7 +92,7 @@ def _differentiable_power(base: torch.Tensor, exponent: float) -> torch.Tensor |
     return torch.where(base > 0, base.clamp_min(tiny) ** exponent, 0.0)
 
 
-def _focal_terms(flipped: torch.Tensor, gamma: float, need_grad: bool):
+def focal_terms(flipped: torch.Tensor, gamma: float, need_grad: bool):
     """``(1 - p)^gamma * (-log p)`` for ``p = sigmoid(-u)`` (``u = flipped``, minus the margin)
     and its derivative in u.
 
@@ -110,8 +110,8 @@ def _focal_terms(flipped: torch.Tensor, gamma: float, need_grad: bool):
     return values, torch.addcmul(q, log_p.exp(), log_p, value=-gamma).mul_(focusing)
 
 
-def _focal_gradient(margin: torch.Tensor, gamma: float) -> torch.Tensor:
-    """The derivative of :func:`_focal_terms` in differentiable operations:
+def focal_gradient(margin: torch.Tensor, gamma: float) -> torch.Tensor:
+    """The derivative of :func:`focal_terms` in differentiable operations:
     ``-(1 - p)^gamma (gamma p (-log p) + 1 - p)``, with ``log(1 - p) = log sigmoid(-margin)``."""
     log_not_p = F.logsigmoid(-margin)
     inner = gamma * torch.sigmoid(margin) * -F.logsigmoid(margin) + torch.exp(log_not_p)
@@ -147,7 +147,7 @@ def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0,
 
     def kernel(x, targets, need_grad):
         flip = torch.rsub(targets, 0.5).sign_()  # -1 on positives, +1 on negatives: u = -margin = flip x
-        values, d_flipped = _focal_terms(x * flip, gamma, need_grad)
+        values, d_flipped = focal_terms(x * flip, gamma, need_grad)
         if d_flipped is not None:
             d_flipped.mul_(flip)
         if alpha is not None:
@@ -160,7 +160,7 @@ def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0,
     def gradient(x):
         positive = _positive_indicator(targets.detach(), x.dtype)
         sign = positive * 2 - 1
-        grad = sign * _focal_gradient(x * sign, gamma)
+        grad = sign * focal_gradient(x * sign, gamma)
         return grad if alpha is None else grad * alpha_weight(positive)
 
     return closed_form_loss(kernel, gradient, x, targets, reduction=reduction)
@@ -327,7 +327,7 @@ def distribution_balanced_loss(logits: torch.Tensor, targets: torch.Tensor,
         flip, scale = factors(targets)
         # minus the margin: -z on positives, lambda (x + b) on negatives; finite where lambda x overflows
         flipped = (x + bias).mul_(flip).clamp_(-largest, largest)
-        values, d_flipped = _focal_terms(flipped, focal_gamma, need_grad)
+        values, d_flipped = focal_terms(flipped, focal_gamma, need_grad)
         values.mul_(scale)
         if d_flipped is not None:
             d_flipped.mul_(flip).mul_(scale)
@@ -336,7 +336,7 @@ def distribution_balanced_loss(logits: torch.Tensor, targets: torch.Tensor,
     def gradient(x):
         flip, scale = factors(targets.detach())
         margin = ((x + bias) * -flip).clamp(-largest, largest)
-        return _focal_gradient(margin, focal_gamma) * -flip * scale
+        return focal_gradient(margin, focal_gamma) * -flip * scale
 
     return closed_form_loss(kernel, gradient, x, targets, reduction=reduction)
 

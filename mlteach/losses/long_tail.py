@@ -34,9 +34,10 @@ from ._checks import (
     check_logits_targets,
     check_number,
     check_settings,
+    closed_form_loss,
     compute_dtype,
-    reduce,
 )
+from .balanced import focal_gradient, focal_terms
 
 __all__ = [
     "reweighted_bce_loss",
@@ -73,7 +74,8 @@ def _counts(class_counts, num_classes: int | None, *, name: str) -> torch.Tensor
     if counts.dim() != 1 or counts.numel() == 0 or (num_classes is not None and counts.numel() != num_classes):
         raise ValueError(f"{name}: class_counts must be a vector of {expected}counts, "
                          f"got shape {tuple(counts.shape)}")
-    if not bool(((counts > 0) & torch.isfinite(counts)).all()):  # NaN fails too
+    low, high = torch.aminmax(counts)  # NaN propagates, and fails both tests
+    if not (low.item() > 0 and high.item() < math.inf):
         raise ValueError(f"{name}: every class count n_c must be a finite number > 0; got {counts.tolist()}")
     return counts
 
@@ -217,11 +219,20 @@ def class_balanced_focal_loss(logits: torch.Tensor, targets: torch.Tensor,
     weights = class_balanced_weights(class_counts, beta, name=name)
     _check_class_count(weights, logits.shape[1], name=name)
     x = logits.to(compute_dtype(logits))
-    z = x * (2 * _positive_indicator(targets, x.dtype) - 1)  # the margin: +x on positives, -x on negatives
-    terms = F.logsigmoid(z) * _per_class(-weights, x)
-    if gamma:
-        terms = terms * torch.exp(gamma * F.logsigmoid(-z))  # (1 - p_t)^gamma, exact for any z
-    return reduce(terms, reduction)
+    weights = _per_class(weights, x)
+
+    def kernel(x, targets, need_grad):  # the focal loss's terms and closed-form gradient, times w_c
+        flip = torch.rsub(targets, 0.5).sign_()  # -1 on positives, +1 on negatives: minus the margin is flip x
+        values, d_flipped = focal_terms(x * flip, gamma, need_grad)
+        if d_flipped is not None:
+            d_flipped.mul_(flip).mul_(weights)
+        return values.mul_(weights), d_flipped
+
+    def gradient(x):
+        sign = 2 * _positive_indicator(targets, x.dtype) - 1  # the margin: +x on positives, -x on negatives
+        return focal_gradient(x * sign, gamma) * sign * weights
+
+    return closed_form_loss(kernel, gradient, x, targets, reduction=reduction)
 
 
 # ----------------------------------------------------------------------------- LDAM
