@@ -8,7 +8,7 @@ per-entry terms, and ``reduction="mean"`` divides by ``B * C``.
 Numerics: every logarithm is an exact log-sigmoid of the logit (never ``log(p + eps)``), and
 float16 / bfloat16 logits are computed and returned in float32. The gradients are written in
 closed form (one forward and one backward pass instead of a chain of autograd nodes, see
-:func:`~mlteach.losses._checks.elementwise_closed_form`); each loss also writes its gradient in
+:func:`~mlteach.losses._checks.closed_form_loss`); each loss also writes its gradient in
 differentiable operations, used for exact second derivatives (double backward). A functional
 loss and its module twin check their hyper-parameters with one shared rules dict. NaN logits
 give NaN losses (torch convention).

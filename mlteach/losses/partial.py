@@ -8,14 +8,15 @@
   APL (asymmetric pseudo-labelling); :func:`apl_pseudo_labels` is the per-epoch APL step (and
   the hard and positive variants the EM supplement's Sec. D asks about).
 - LL-R / LL-Ct / LL-Cp, "Large Loss Matters" (Kim et al., CVPR 2022): reject or correct the
-  largest losses among unknown entries; :func:`large_loss_selection` gives the trainer the
-  entries to relabel for LL-Cp, :func:`large_loss_rate` and :func:`large_loss_threshold` the
-  schedules.
+  largest losses among unknown entries; :func:`large_loss_with_selection` gives the trainer the
+  loss and the entries to relabel for LL-Cp from one ranking, :func:`large_loss_rate` and
+  :func:`large_loss_threshold` the schedules.
 
 Every loss is a sum of per-entry terms and ``reduction="mean"`` divides it by ``B * C`` (the
 authors' code). Logarithms are exact log-sigmoids; float16 / bfloat16 logits are computed and
-returned in float32. The EM, EntMin and Large Loss gradients are closed forms, each also
-written in differentiable operations for exact second derivatives. A functional loss and its
+returned in float32. The EM and EntMin gradients are closed forms, each also written in
+differentiable operations for exact second derivatives; Large Loss is a binary cross-entropy
+with modified weights or targets. A functional loss and its
 module twin check their hyper-parameters with one shared rules dict. NaN logits give NaN
 losses (torch convention).
 """
