@@ -18,7 +18,8 @@ by ``a`` keeps the result in the range of the logits, so that sums such as
 kept, so the backward pass is one multiply-add per set. An empty set gives ``-inf`` and
 receives no gradient. Exponentials are computed as ``2^(a log2(e) (v - m))``: on CPU, torch's
 ``exp`` runs 20 to 50 times slower on arguments whose result underflows (the entries off the
-set sit at ``-inf``), ``exp2`` does not.
+set sit at ``-inf``), ``exp2`` does not; and a weight below ``2^-118`` of its line's largest
+is set to 0, so that no weight is a subnormal number (arithmetic on those is as slow).
 
 :func:`line_loss` runs a whole loss in one :class:`torch.autograd.Function`: the loss's
 :class:`LineHead` does the vector arithmetic after the log-sum-exps and gives its derivative in
@@ -57,10 +58,10 @@ import torch
 import torch.nn.functional as F
 
 SIGNS = {"positive": -1.0, "negative": 1.0, "known": 1.0}
-#: lowest base-2 exponent of a weight when subnormal weights are possible: 2^-118 is a normal number
+#: base-2 exponents at or below this give the weight 0 (2^-118 is well above the subnormal numbers)
 EXP2_FLOOR = -118.0
 #: a column sum made from row-shifted weights (in units of the set's largest weight) below this
-#: may have lost terms to underflow or to the floor, and is recomputed with its own shift
+#: may have lost terms to the floor, and is recomputed with its own shift
 LOST_COLUMN = 2.0 ** (EXP2_FLOOR / 2)
 SPARSE_FRACTION = 1 / 16
 #: inputs with at most this many entries use the stacked layout
@@ -133,24 +134,17 @@ def _line_factor(line_grad: torch.Tensor, coefficient: float, total: torch.Tenso
     return torch.where(total == 0, 0.0, line_grad * coefficient / total)
 
 
-def _exp_(shifted: torch.Tensor, scale: float, member: torch.Tensor | None = None, floor: bool = False):
-    """``e^{scale * shifted}`` in place, as ``exp2`` (see the module docstring). With ``floor``
-    or a 0/1 ``member``, exponents are first floored at :data:`EXP2_FLOOR` so that no result is
-    subnormal, and ``member`` then zeroes the entries off the set (whose exponent was -inf)."""
-    shifted.mul_(scale * LOG2_E)
-    if floor or member is not None:
-        shifted.clamp_(min=EXP2_FLOOR)
-    shifted.exp2_()
-    return shifted if member is None else shifted.mul_(member)
+def _exp2_(exponents: torch.Tensor) -> torch.Tensor:
+    """``2^exponents`` in place, with exponents at or below :data:`EXP2_FLOOR` giving exactly 0:
+    no weight is a subnormal number (on CPU every operation on subnormal numbers, here and in
+    the gradients made from them, runs tens of times slower). A weight below ``2^-118`` of its
+    line's largest is below float32 resolution in the line's sum."""
+    return F.threshold_(exponents, EXP2_FLOOR, -math.inf).exp2_()
 
 
-def subnormal_weights_possible(logits: torch.Tensor, terms) -> bool:
-    """Whether a set member's weight ``e^{a (v - m)}`` could be a subnormal number: when the
-    logits span more than ``-EXP2_FLOOR / (a log2(e))`` (about 80 / a; NaN or inf: yes). On CPU
-    every operation on subnormal numbers runs tens of times slower, so the weights are then
-    floored (:func:`_exp_`), which costs two more passes."""
-    low, high = torch.aminmax(logits)
-    return not (high - low).item() * max(term.scale for term in terms) * LOG2_E < -EXP2_FLOOR
+def _exp_(shifted: torch.Tensor, scale: float) -> torch.Tensor:
+    """``e^{scale * shifted}`` in place (:func:`_exp2_` of ``scale log2(e) shifted``)."""
+    return _exp2_(shifted.mul_(scale * LOG2_E))
 
 
 # ---------------------------------------------------------------- stacked layout (small inputs)
@@ -223,20 +217,13 @@ class _StackedState:
         return grad
 
 
-def _stacked_axis(values, terms, owners, dim, results, members):
+def _stacked_axis(values, terms, owners, dim, results):
     """The soft maxima of ``owners`` (terms along ``dim``, one slice of ``values`` each) into
-    ``results``; their :class:`_StackedAxis`. ``members``: the 0/1 membership of each slice
-    when subnormal weights are possible (see :func:`_exp_`), else None."""
+    ``results``; their :class:`_StackedAxis`."""
     axis = dim + 1
     shift = values.amax(axis, keepdim=True).clamp_(min=-torch.finfo(values.dtype).max)  # empty line: finite
     scale, back = _slice_constants([terms[i].scale for i in owners], values)
-    weights = torch.sub(values, shift).mul_(scale)
-    if members is None:
-        weights.exp2_()
-    else:
-        weights.clamp_(min=EXP2_FLOOR).exp2_()
-        for j, member in enumerate(members):
-            weights[j].mul_(member)
+    weights = _exp2_(torch.sub(values, shift).mul_(scale))
     total = weights.sum(axis, keepdim=True)  # >= 1 on a non-empty line (its maximum gives 1)
     soft = _add_scaled(shift, total.log2(), back).squeeze(axis)
     for j, owner in enumerate(owners):
@@ -253,7 +240,7 @@ def _columns_from_rows(rows: _StackedAxis, owners, terms, targets, results) -> b
     :data:`LOST_COLUMN`: its terms may have underflowed, and the columns need their own shifts."""
     scale, back = _slice_constants([terms[i].scale for i in owners], rows.weights)
     top = rows.shift.amax(1, keepdim=True)
-    row_scale = torch.sub(rows.shift, top).mul_(scale).clamp_(min=EXP2_FLOOR).exp2_()
+    row_scale = _exp2_(torch.sub(rows.shift, top).mul_(scale))
     total = row_scale.transpose(1, 2) @ rows.weights  # [S, 1, C]
     if float(total.amin()) < LOST_COLUMN:  # an empty column, or one far below the set's maximum
         members = torch.stack([membership(targets, terms[i].labels).sum(0) for i in owners])
@@ -277,7 +264,7 @@ def _stacked_values(logits, targets, square, labels):
     return values
 
 
-def _stacked_lses(logits, targets, terms, floored):
+def _stacked_lses(logits, targets, terms):
     """Soft maxima of every term from ``[S, B, C]`` tensors of signed values, one slice per term
     of an axis; per axis, each step is one operation over the sets. Row and column terms of the
     same sets and scales share one exponential pass (:func:`_columns_from_rows`)."""
@@ -293,8 +280,7 @@ def _stacked_lses(logits, targets, terms, floored):
         values = built.setdefault(tuple(labels), None)
         if values is None:
             values = built[tuple(labels)] = _stacked_values(logits, targets, square, labels)
-        members = [membership(targets, label) for label in labels] if floored else None
-        axes.append(_stacked_axis(values, terms, owners, dim, results, members))
+        axes.append(_stacked_axis(values, terms, owners, dim, results))
     return results, _StackedState(axes)
 
 
@@ -361,40 +347,36 @@ class _SparseAxis:
         return grad.view(-1).index_add_(0, self.flat, self.weights * factor[self.line]).view(shape)
 
 
-def _dense_axis(values, scale, dim, coefficient, out=None, line_max=None, member=None):
-    """``(LSE per line, _DenseAxis)`` along ``dim``; ``out`` may be ``values`` itself; ``member``
-    when subnormal weights are possible (:func:`_exp_`)."""
+def _dense_axis(values, scale, dim, coefficient, out=None, line_max=None):
+    """``(LSE per line, _DenseAxis)`` along ``dim``; ``out`` may be ``values`` itself."""
     line_max = values.amax(dim, keepdim=True) if line_max is None else line_max
     shift = _without_empty(line_max)
-    weights = _exp_(torch.sub(values, shift, out=torch.empty_like(values) if out is None else out), scale, member)
+    weights = _exp_(torch.sub(values, shift, out=torch.empty_like(values) if out is None else out), scale)
     total = weights.sum(dim, keepdim=True)
     return (total.log().div_(scale) + shift).squeeze(dim), _DenseAxis(weights, total, dim, coefficient)
 
 
-def _dense_both_axes(logits, values, member, labels, scale, coefficient, out=None, floored=False):
+def _dense_both_axes(logits, values, member, labels, scale, coefficient, out=None):
     """``((row LSE, column LSE), _DenseBothAxes)``; ``out`` may be ``values`` itself."""
     row_max = values.amax(1, keepdim=True)
-    row_lse, rows = _dense_axis(values, scale, 1, coefficient, out=out, line_max=row_max,
-                                member=member if floored else None)
+    row_lse, rows = _dense_axis(values, scale, 1, coefficient, out=out, line_max=row_max)
     top = row_max.max()
     top = torch.where(top == -math.inf, 0.0, top)
-    row_scale = _exp_(row_max - top, scale, floor=True)
+    row_scale = _exp_(row_max - top, scale)
     column_total = (row_scale.T @ rows.weights).squeeze(0)
     column_lse = column_total.log() / scale + top
     lost = torch.nonzero(column_total < LOST_COLUMN).squeeze(1)
     recomputed = None
     if lost.numel():
-        part_member = member[:, lost]
-        part_values = signed_values(logits[:, lost], part_member, labels)
-        lse, state = _dense_axis(part_values, scale, 0, coefficient, out=part_values,
-                                 member=part_member if floored else None)
+        part_values = signed_values(logits[:, lost], member[:, lost], labels)
+        lse, state = _dense_axis(part_values, scale, 0, coefficient, out=part_values)
         column_lse[lost], column_total[lost] = lse, 0.0
         recomputed = (lost, state)
     state = _DenseBothAxes(rows.weights, rows.total, row_scale, column_total, recomputed, coefficient)
     return (row_lse, column_lse), state
 
 
-def _dense_terms(logits, member, labels, terms, floored):
+def _dense_terms(logits, member, labels, terms):
     """Dense layout for the terms of one set: ``[(term indices, results, state), ...]``. A scale
     wanted along both axes shares one exponential pass (:class:`_DenseBothAxes`)."""
     values = signed_values(logits, member, labels)
@@ -408,15 +390,15 @@ def _dense_terms(logits, member, labels, terms, floored):
         coefficient = SIGNS[labels]
         out = values if k == len(jobs) - 1 else None  # the last job reuses the values' memory
         if len(owners) == 2:
-            results, state = _dense_both_axes(logits, values, member, labels, term.scale, coefficient, out, floored)
+            results, state = _dense_both_axes(logits, values, member, labels, term.scale, coefficient, out)
         else:
-            lse, state = _dense_axis(values, term.scale, term.dim, coefficient, out, member=member if floored else None)
+            lse, state = _dense_axis(values, term.scale, term.dim, coefficient, out)
             results = (lse,)
         pieces.append((owners, results, state))
     return pieces
 
 
-def _sparse_terms(logits, member, labels, terms, floored):
+def _sparse_terms(logits, member, labels, terms):
     """Sparse layout: gather the members, reduce per line with scatter operations."""
     classes = logits.shape[1]
     flat = member.reshape(-1).bool().nonzero().squeeze(1)  # nonzero runs faster on booleans
@@ -432,7 +414,7 @@ def _sparse_terms(logits, member, labels, terms, floored):
             line_max = values.new_full((count,), -math.inf).scatter_reduce_(0, line, values, "amax")
             maxima[term.dim] = _without_empty(line_max)
         shift = maxima[term.dim]
-        weights = _exp_(values - shift[line], term.scale, floor=floored)
+        weights = _exp_(values - shift[line], term.scale)
         total = values.new_zeros(count).index_add_(0, line, weights)
         state = _SparseAxis(weights, total, flat, line, SIGNS[term.labels])
         pieces.append(((i,), (total.log() / term.scale + shift,), state))
@@ -454,7 +436,7 @@ class _PerSetState:
         return grad
 
 
-def _per_set_lses(logits, targets, terms, floored):
+def _per_set_lses(logits, targets, terms):
     """Soft maxima of every term, set by set, each set dense or sparse by its size."""
     results, pieces = [None] * len(terms), []
     for labels in dict.fromkeys(term.labels for term in terms):
@@ -462,7 +444,7 @@ def _per_set_lses(logits, targets, terms, floored):
         member = membership(targets, labels)
         sparse = float(member.sum()) <= SPARSE_FRACTION * member.numel()
         layout = _sparse_terms if sparse else _dense_terms
-        for local, values, state in layout(logits, member, labels, [terms[i] for i in indices], floored):
+        for local, values, state in layout(logits, member, labels, [terms[i] for i in indices]):
             owners = tuple(indices[j] for j in local)
             for owner, value in zip(owners, values):
                 results[owner] = value
@@ -495,7 +477,7 @@ class _LineLoss(torch.autograd.Function):
         ctx.set_materialize_grads(False)
         targets = targets.to(logits.dtype)
         layout = _stacked_lses if logits.numel() <= STACKED_ENTRIES else _per_set_lses
-        soft_maxima, ctx.state = layout(logits, targets, terms, subnormal_weights_possible(logits, terms))
+        soft_maxima, ctx.state = layout(logits, targets, terms)
         outputs, ctx.head_backward = head.forward(soft_maxima, logits)
         ctx.terms, ctx.head = terms, head
         ctx.save_for_backward(logits, targets)
