@@ -14,9 +14,8 @@
 
 Every loss is a sum of per-entry terms and ``reduction="mean"`` divides it by ``B * C`` (the
 authors' code). Logarithms are exact log-sigmoids; float16 / bfloat16 logits are computed and
-returned in float32. The EM and EntMin gradients are closed forms, each also written in
-differentiable operations for exact second derivatives; Large Loss is a binary cross-entropy
-with modified weights or targets. A functional loss and its
+returned in float32. The EM, EntMin and Large Loss gradients are closed forms, each also
+written in differentiable operations for exact second derivatives. A functional loss and its
 module twin check their hyper-parameters with one shared rules dict. NaN logits give NaN
 losses (torch convention).
 """
@@ -420,21 +419,24 @@ def _check_rate_or_threshold(rate, threshold, name: str) -> None:
 
 
 def _assume_negative_losses(x: torch.Tensor, targets: torch.Tensor):
-    """What Large Loss ranks: the per-entry AN loss ``x - log sigmoid(x)`` of the unknown entries
-    (read as negatives), -inf on known entries (so they never rank); and the number of unknown
-    entries. The one definition shared by :func:`large_loss` and :func:`large_loss_selection`."""
+    """Per-entry AN losses ``(1 - y) x - log sigmoid(x)`` (y = 1 on known positives, else 0);
+    the same with -inf on known entries, which is what Large Loss ranks (so they never rank);
+    and the number of unknown entries. The one definition shared by :func:`large_loss` and the
+    trainer's :func:`large_loss_selection`."""
 
     def block(x, targets):
         t = targets.to(x.dtype)
-        unknown = t.clamp_min(0).sub_(t)  # 1 where t = -1, +0 (never -0) elsewhere
+        positive = t.clamp_min(0)
+        unknown = positive - t  # 1 where t = -1, +0 (never -0) elsewhere
+        losses = torch.addcmul(x, x, positive, value=-1).sub_(F.logsigmoid(x))
         # + 0 on unknown entries, + (-1 / +0) = -inf on known ones: arithmetic, because boolean
         # masks (torch.where, masked_fill) are several times slower on CPU
-        ranked = (unknown - 1).div_(unknown).add_(x).sub_(F.logsigmoid(x))
-        return ranked, unknown.sum(dim=1)
+        ranked = (unknown - 1).div_(unknown).add_(losses)
+        return losses, ranked, unknown.sum(dim=1)
 
     with torch.no_grad():
-        ranked, unknown_per_row = map_row_blocks(block, x.detach(), targets)
-    return ranked, int(unknown_per_row.sum(dtype=torch.float64))
+        losses, ranked, unknown_per_row = map_row_blocks(block, x.detach(), targets)
+    return losses, ranked, int(unknown_per_row.sum(dtype=torch.float64))
 
 
 def _kth_largest_unknown_loss(ranked: torch.Tensor, num_unknown: int, rate: float):
@@ -450,16 +452,49 @@ def _kth_largest_unknown_loss(ranked: torch.Tensor, num_unknown: int, rate: floa
 
 
 def _large_loss_selection(x: torch.Tensor, targets: torch.Tensor, rate: float | None, threshold: float | None):
-    """The one ranking of Large Loss: the boolean mask of the selected unknown entries, or None
-    when nothing is selected (k = 0, e.g. rate 0: the relative schedule's first epoch, which is
-    plain AN and ranks nothing)."""
+    """The one ranking of Large Loss: ``(AN losses, boolean mask of the selected unknown
+    entries)``, or ``(None, None)`` when nothing can be selected (rate 0, the relative schedule's
+    first epoch) and ``(losses, None)`` when k = 0."""
     if threshold is None and rate == 0:
-        return None
-    ranked, num_unknown = _assume_negative_losses(x, targets)
+        return None, None
+    losses, ranked, num_unknown = _assume_negative_losses(x, targets)
     if threshold is not None:
-        return ranked > threshold
+        return losses, ranked > threshold
     cut = _kth_largest_unknown_loss(ranked, num_unknown, rate)
-    return None if cut is None else ranked >= cut
+    return losses, None if cut is None else ranked >= cut
+
+
+def _large_loss_kernel(scheme: str, rate: float | None, threshold: float | None):
+    """Kernel and differentiable gradient of Large Loss: AN loss and gradient per entry; the
+    selected entries (a boolean operand, None for none) are rejected or flipped to 1."""
+
+    def kernel(x, targets, losses, selected, need_grad):
+        positive = targets.clamp_min(0)
+        grad = torch.sigmoid(x).sub_(positive) if need_grad else None  # p - y
+        if losses is None:  # rate 0: plain AN
+            losses = torch.addcmul(x, x, positive.to(x.dtype), value=-1).sub_(F.logsigmoid(x))
+        if selected is None:
+            return losses, grad
+        if scheme == "LL-R":  # loss and gradient 0, the entry stays in the B * C denominator
+            kept = selected.logical_not()
+            if grad is not None:
+                grad.mul_(kept)
+            return losses.mul_(kept), grad
+        # LL-Ct / LL-Cp: target 0 -> 1 turns softplus(x) into softplus(x) - x = softplus(-x)
+        flipped = selected.to(x.dtype)
+        if grad is not None:
+            grad.sub_(flipped)
+        return losses.addcmul_(x, flipped, value=-1), grad
+
+    def gradient(x, targets):  # the kernel's gradient, differentiable (the selection recomputed, not kept)
+        grad = torch.sigmoid(x) - targets.clamp_min(0).to(x.dtype)
+        _, selected = _large_loss_selection(x.detach(), targets, rate, threshold)
+        if selected is None:
+            return grad
+        selected = selected.to(x.dtype)
+        return grad * (1 - selected) if scheme == "LL-R" else grad - selected
+
+    return kernel, gradient
 
 
 def large_loss_selection(logits: torch.Tensor, targets: torch.Tensor, rate: float | None = None,
@@ -482,25 +517,21 @@ def large_loss_selection(logits: torch.Tensor, targets: torch.Tensor, rate: floa
     name = "large_loss_selection"
     check_logits_targets(logits, targets, name=name)
     _check_rate_or_threshold(rate, threshold, name)
-    selected = _large_loss_selection(logits.detach().to(compute_dtype(logits)), targets, rate, threshold)
+    _, selected = _large_loss_selection(logits.detach().to(compute_dtype(logits)), targets, rate, threshold)
     return torch.zeros(logits.shape, dtype=torch.bool, device=logits.device) if selected is None else selected
 
 
 def _large_loss(logits, targets, rate, scheme, reduction, threshold, name):
-    """``(loss, selection or None)``: the loss is AN, a binary cross-entropy, with the selected
-    entries rejected (weight 0, still in the ``B * C`` of the mean) or given the target 1."""
+    """``(loss, selection or None)``: AN per entry, with the selected entries rejected or
+    corrected, from one ranking (whose AN losses the kernel reuses)."""
     x = _prepare(logits, targets, reduction, name)
     check_settings(name, LARGE_LOSS_SETTINGS, scheme=scheme)
     _check_rate_or_threshold(rate, threshold, name)
-    selected = _large_loss_selection(x.detach(), targets, rate, threshold)
-    positive = targets.detach().clamp_min(0).to(x.dtype)
-    if selected is None:
-        return F.binary_cross_entropy_with_logits(x, positive, reduction=reduction), None
-    if scheme == "LL-R":
-        kept = selected.logical_not().to(x.dtype)
-        return F.binary_cross_entropy_with_logits(x, positive, weight=kept, reduction=reduction), selected
-    # LL-Ct / LL-Cp: the selected entries (unknown, target 0) get the target 1
-    return F.binary_cross_entropy_with_logits(x, positive.add_(selected), reduction=reduction), selected
+    losses, selected = _large_loss_selection(x.detach(), targets, rate, threshold)
+    kernel, gradient = _large_loss_kernel(scheme, rate, threshold)
+    loss = closed_form_loss(kernel, lambda z: gradient(z, targets.detach()), x, targets, losses, selected,
+                            reduction=reduction)
+    return loss, selected
 
 
 def large_loss(logits: torch.Tensor, targets: torch.Tensor, rate: float | None = None,
