@@ -39,11 +39,11 @@ def check_logits_targets(logits: torch.Tensor, targets: torch.Tensor, *, name: s
 
 
 def _has_bad_labels(targets: torch.Tensor) -> bool:
-    """True if some entry is not 1, 0 or -1 (NaN included). Uses t - t^3 = 0, which holds
-    exactly for t in {1, 0, -1}: two arithmetic passes and one reduction, several times faster
+    """True if some entry is not 1, 0 or -1 (NaN included). Uses t * (t^2 - 1) = 0, which holds
+    exactly for t in {1, 0, -1}: three arithmetic passes and one reduction, several times faster
     on CPU than comparisons into boolean tensors."""
     t = targets if targets.is_floating_point() else targets.to(torch.float32)
-    low, high = torch.aminmax(torch.addcmul(t, t, t * t, value=-1))
+    low, high = torch.aminmax((t * t).sub_(1).mul_(t))
     return low.item() != 0 or high.item() != 0
 
 
