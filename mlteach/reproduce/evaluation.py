@@ -101,6 +101,14 @@ def _source_hash(module: str) -> str:
     return digest.hexdigest()[:20]
 
 
+def _storable(value):
+    """``value`` in a form ``torch.load(weights_only=True)`` reads back: arrays as tensors, NumPy
+    scalars as Python numbers."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def score_path(score: Callable[[RunResult, MultiLabelData], dict], result: RunResult) -> Path | None:
     """Where :func:`stored_score` keeps ``score``'s values for ``result``: a file of the run's
     folder named by the function and the source of its module, so a change of the scoring code
@@ -124,8 +132,7 @@ def stored_score(score: Callable[[RunResult, MultiLabelData], dict], result: Run
     stored = load_state(path)
     if stored is None:
         computed = score(result, data)
-        save_atomic({name: torch.from_numpy(value) if isinstance(value, np.ndarray) else value
-                     for name, value in computed.items()}, path)
+        save_atomic({name: _storable(value) for name, value in computed.items()}, path)
         return computed
     return {name: value.numpy() if isinstance(value, torch.Tensor) else value for name, value in stored.items()}
 
