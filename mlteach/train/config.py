@@ -86,7 +86,8 @@ class TrainConfig:
     Loss and model
         ``loss``: name of a functional loss in :mod:`mlteach.losses`; ``loss_kwargs``: its
         hyper-parameters (never the arguments in :data:`RESERVED_LOSS_ARGUMENTS`).
-        ``model`` (``small_cnn`` | ``resnet`` | ``mlp``) and ``model_kwargs``; ``pretrained``:
+        ``model`` (``small_cnn`` | ``resnet`` | ``mlp``) and ``model_kwargs`` (``head`` and
+        ``head_kwargs`` choose the classifier: :func:`mlteach.models.build_model`); ``pretrained``:
         a :class:`PretrainConfig` to start from a pretrained backbone (CNNs).
     Scheme
         ``scheme="end_to_end"`` trains everything; ``"linear_init"`` first trains the
@@ -248,6 +249,9 @@ class TrainConfig:
     def _check_loss(self) -> None:
         function = loss_function(self.loss)
         parameters = inspect.signature(function).parameters
+        if (self.loss == "balpoe_loss") != (self.model_kwargs.get("head") == "experts"):
+            raise ValueError("balpoe_loss trains the experts of model_kwargs head='experts', and that head "
+                             "needs balpoe_loss (each expert its own logit adjustment)")
         supplied = RESERVED_LOSS_ARGUMENTS.intersection(self.loss_kwargs)
         if supplied:
             raise ValueError(f"loss_kwargs may not set {sorted(supplied)}: the trainer supplies them "

@@ -51,7 +51,8 @@ def pretrained_backbone(pretrain: PretrainConfig, model: str, model_kwargs: dict
     held_out, train_rows = order[:n_held_out], order[n_held_out:]
 
     torch.manual_seed(pretrain.seed)
-    net = build_model(model, tuple(images.shape[1:]), 10, **model_kwargs).to(device)
+    backbone_kwargs = {k: v for k, v in model_kwargs.items() if k not in ("head", "head_kwargs")}
+    net = build_model(model, tuple(images.shape[1:]), 10, **backbone_kwargs).to(device)  # a linear head
     images, labels = images.to(device), labels.to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=pretrain.lr)
     net.train()

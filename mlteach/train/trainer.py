@@ -123,7 +123,9 @@ class RunResult:
 
     def load_model(self, device: torch.device | str = "cpu") -> nn.Module:
         """The selected model, in eval mode."""
-        model = build_model(self.config.model, self.input_shape, self.num_classes, **self.config.model_kwargs)
+        # a label-graph head's graph is part of the stored weights: any valid graph will be replaced
+        model = build_model(self.config.model, self.input_shape, self.num_classes,
+                            labels=torch.eye(self.num_classes), **self.config.model_kwargs)
         model.load_state_dict(_stored_model(self.model_path))
         return model.to(device).eval()
 
@@ -312,7 +314,8 @@ class Trainer:
         device = runtime.device
         torch.manual_seed(config.seed)
         input_shape = tuple(data.train.inputs.shape[1:])
-        self.model = build_model(config.model, input_shape, data.train.num_classes, **config.model_kwargs)
+        self.model = build_model(config.model, input_shape, data.train.num_classes, labels=data.train.targets,
+                                 **config.model_kwargs)
         if init_state is not None:
             self.model.load_state_dict(init_state)
         elif config.pretrained is not None:
