@@ -6,6 +6,7 @@ import torch
 
 from mlteach.models import build_model, class_activation_maps
 from mlteach.train import PretrainConfig, TrainConfig, pretrained_backbone, train
+from mlteach.train.pretrain import pretraining_task
 
 
 @pytest.mark.parametrize("name, shape, kwargs", [
@@ -107,3 +108,17 @@ def test_pretraining_on_the_data_source_is_refused(tmp_path, tiny_data):
     config = TrainConfig(pretrained=PretrainConfig(digits="sklearn"), progress=False)
     with pytest.raises(ValueError, match="validation and test digits"):
         train(config, data, runs_dir=tmp_path)
+
+
+def test_rotation_pretraining_labels_the_quarter_turns_and_never_the_digits():
+    digit = PretrainConfig(digits="sklearn")
+    rotation = PretrainConfig(digits="sklearn", task="rotation")
+    images, labels, classes = pretraining_task(rotation)
+    originals, digits, digit_classes = pretraining_task(digit)
+    n = len(originals)
+    assert (classes, digit_classes) == (4, 10) and len(images) == 4 * n
+    assert labels.tolist() == [0] * n + [1] * n + [2] * n + [3] * n
+    torch.testing.assert_close(images[n + 7], torch.rot90(originals[7], 1, dims=(1, 2)))
+    torch.testing.assert_close(images[3 * n + 7], torch.rot90(originals[7], 3, dims=(1, 2)))
+    with pytest.raises(ValueError, match="pretrain task"):
+        PretrainConfig(task="jigsaw")
