@@ -770,8 +770,8 @@ COMPARISONS = (
     ("LSEP does not improve on resampled BCE (RS > LSEP, total mAP)", "Table 1, Sec. 4.2", PAPER_TABLE1, "RS",
      "LSEP", "total", "scale"),
     ("DR beats LSEP by a wide margin (total mAP)", "Table 1, Sec. 4.2", PAPER_TABLE1, "DR", "LSEP", "total", "scale"),
-    *((f"DR beats {other} (total mAP)", "Table 1", PAPER_TABLE1, "DR", other, "total", "scale")
-      for other in ("RW", "ML-GCN", "LDAM", "CB Focal", "Circle", "BalPoE")),
+    *((f"DR beats {other} (total mAP)", "Table 1", PAPER_TABLE1, "DR", other, "total",
+       "circle" if other == "Circle" else "scale") for other in ("RW", "ML-GCN", "LDAM", "CB Focal", "Circle", "BalPoE")),
     ("DR beats DB Focal on medium classes", "Table 1, Sec. 4.2", PAPER_TABLE1, "DR", "DB Focal", "medium", "scale"),
     ("DB Focal beats DR on tail classes", "Table 1, Sec. 4.2", PAPER_TABLE1, "DB Focal", "DR", "tail", "scale"),
     ("Class-wise computation improves LSEP (C-LSEP γ=5 > LSEP)", "Table 2", PAPER_TABLE2, "C-LSEP (γ=5)", "LSEP",
@@ -807,7 +807,7 @@ BEST_OF = (
     ("DR beats every baseline except DB Focal (total mAP)", "Table 1",
      _paper(PAPER_TABLE1, "DR", "ASL") + " (best baseline)", "DR",
      ("ERM", "RW", "RS", "Focal", "LSEP", "ML-GCN", "LDAM", "CB Focal", "Circle", "ZLPR", "ASL", "BalPoE"),
-     "total", "scale", ""),
+     "total", "circle", ""),
     ("DR + DB Focal has the best total mAP of Table 1", "Table 1",
      _paper(PAPER_TABLE1, "DR + DB Focal", "DB Focal", "DR"),
      "DR + DB Focal", TABLE1_METHODS[:-1], "total", "sum with DB Focal", ""),
@@ -889,7 +889,7 @@ class _Claims:
 
 def _reasons(table: pd.DataFrame, data: MultiLabelData, scale: str | None) -> dict[str, str]:
     """Properties of our regime, with our numbers, that explain the claims that do not hold:
-    the data and model (``scale``), the short schedule, the batch composition (NGC), the balance
+    the data and model (``scale``), Circle's untuned defaults, the short schedule, the batch composition (NGC), the balance
     of two summed losses, the NGC's global shift of the scores, and the planted co-occurrence."""
     settings = chapter_scale(scale)
     sampling = sampling_statistics(data, batch_sizes=(settings.batch_size,)).set_index("sampler")
@@ -905,6 +905,9 @@ def _reasons(table: pd.DataFrame, data: MultiLabelData, scale: str | None) -> di
     return {
         "scale": (f"our data are {classes}-class digit mosaics and a small CNN trained from scratch for "
                   f"{settings.epochs} epochs, not VOC-LT with an ImageNet ResNet-50"),
+        "circle": ("the DR paper gives no setting for Circle; we run the Circle paper's defaults (margin 0.25, "
+                   "scale 256) on the logits, untuned, and on our mosaics they make it the strongest row: which "
+                   "property of our data favours it is not separated out here"),
         "schedule": (f"in {settings.epochs} epochs of training a larger γ1, which puts more of the gradient on the "
                      "negatives that outscore a positive, keeps paying off"),
         "ngc": (f"with {classes} classes and class-aware batches of {settings.batch_size}, a class lacks a positive "
