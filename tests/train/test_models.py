@@ -122,3 +122,14 @@ def test_rotation_pretraining_labels_the_quarter_turns_and_never_the_digits():
     torch.testing.assert_close(images[3 * n + 7], torch.rot90(originals[7], 3, dims=(1, 2)))
     with pytest.raises(ValueError, match="pretrain task"):
         PretrainConfig(task="jigsaw")
+
+
+def test_a_finished_run_stores_the_selected_models_logits_of_validation_and_test(tmp_path, tiny_data):
+    data = tiny_data()
+    config = TrainConfig(model="small_cnn", model_kwargs={"widths": (4, 8)}, epochs=2, batch_size=32, progress=False)
+    result = train(config, data, tmp_path)
+    stored = torch.load(result.run_dir / "evaluation_logits.pt", weights_only=True)
+    model = result.load_model()
+    with torch.no_grad():
+        for split in ("val", "test"):
+            torch.testing.assert_close(stored[split], model(getattr(data, split).inputs), rtol=1e-4, atol=1e-5)
