@@ -41,7 +41,7 @@ from ..data.yeast import make_yeast
 from ..models import class_activation_maps
 from ..train import PretrainConfig, RunResult, TrainConfig, pretrained_backbone
 from .claims import Claim, compare, paper_number
-from .evaluation import BOOT, measurements, predict, test_scores
+from .evaluation import BOOT, evaluation_logits, measurements, predict, test_scores
 from .evidence import Measurements, image_resamples, mean_replicates
 from .experiment import CONTROL_SEEDS, HEADLINE_SEEDS, SWEEP_SEEDS, Run, control_runs, run_table
 from .scale import current_scale
@@ -371,7 +371,7 @@ def score_run(result: RunResult, data: MultiLabelData) -> dict:
     correct = (modified * train["modified_precision"].astype(float)).fillna(0.0)
     model = result.load_model()
     train_probability = torch.sigmoid(predict(model, data.train.inputs))
-    test_probability = torch.sigmoid(predict(model, data.test.inputs))
+    test_probability = torch.sigmoid(evaluation_logits(result, data)["test"])
     targets, truth = data.train.targets, data.train.true_targets
     scores.update({
         "classes": len(data.class_names), "threshold_zero_epoch": _threshold_zero_epoch(result.config),
