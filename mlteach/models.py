@@ -20,6 +20,10 @@ Models:
 - :class:`ResNet` -- residual stages of basic blocks, for larger mosaics and GPU runs.
 - :class:`MLP` -- for feature tables (yeast).
 
+The classifier is one linear layer unless ``head`` says otherwise (:data:`HEADS`): ``"experts"``
+puts several linear classifiers on the same features (:class:`ExpertClassifiers`, BalPoE's
+experts), ``"label_graph"`` computes the classifier from the label graph
+(:class:`~mlteach.label_graph.LabelGraphClassifier`, the ML-GCN substitute).
 :func:`build_model` builds any of them by name from the input shape and the number of classes;
 :func:`class_activation_maps` computes CAMs.
 """
@@ -32,7 +36,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SmallCNN", "ResNet", "MLP", "MODELS", "build_model", "class_activation_maps"]
+from .label_graph import LabelGraphClassifier
+
+__all__ = ["SmallCNN", "ResNet", "MLP", "MODELS", "HEADS", "ExpertClassifiers", "build_model",
+           "class_activation_maps"]
 
 
 def _conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
@@ -156,24 +163,72 @@ class MLP(nn.Module):
 
 
 MODELS = {"small_cnn": SmallCNN, "resnet": ResNet, "mlp": MLP}
+#: The classifier heads :func:`build_model` puts on a backbone.
+HEADS = ("linear", "experts", "label_graph")
 
 
-def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, **kwargs) -> nn.Module:
+class ExpertClassifiers(nn.Module):
+    """``experts`` linear classifiers on the same features, BalPoE's experts (Sanchez Aimar et
+    al., CVPR 2023) on a shared backbone: :meth:`expert_logits` gives their ``[E, B, C]`` logits
+    (what :func:`~mlteach.losses.balpoe_loss` trains), ``forward`` their mean, the ensemble's
+    prediction (:func:`~mlteach.losses.balpoe_prediction`). The mean of linear maps is linear:
+    ``weight`` and ``bias`` are the experts' means, so class activation maps work unchanged.
+    (The authors give every expert its own last block as well; here they share it.)"""
+
+    def __init__(self, feature_dim: int, num_classes: int, experts: int = 3):
+        super().__init__()
+        if isinstance(experts, bool) or not isinstance(experts, int) or experts < 1:
+            raise ValueError(f"ExpertClassifiers: experts must be a positive integer, got {experts!r}")
+        self.experts, self.num_classes = experts, num_classes
+        self.linear = nn.Linear(feature_dim, experts * num_classes)
+
+    def expert_logits(self, features: torch.Tensor) -> torch.Tensor:
+        return self.linear(features).view(len(features), self.experts, self.num_classes).transpose(0, 1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.expert_logits(features).mean(dim=0)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.linear.weight.view(self.experts, self.num_classes, -1).mean(dim=0)
+
+    @property
+    def bias(self) -> torch.Tensor:
+        return self.linear.bias.view(self.experts, self.num_classes).mean(dim=0)
+
+
+def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, head: str = "linear",
+                head_kwargs: dict | None = None, labels: torch.Tensor | None = None, **kwargs) -> nn.Module:
     """Build model ``name`` (a key of :data:`MODELS`) for inputs of shape ``input_shape``
-    (one sample, without the batch dimension) and ``num_classes`` outputs.
+    (one sample, without the batch dimension) and ``num_classes`` outputs, with the classifier
+    ``head`` (:data:`HEADS`; ``head_kwargs`` go to it). The ``"label_graph"`` head is built from
+    ``labels``, the training targets; a model that is about to load stored weights (which hold
+    the graph) passes ``torch.eye(num_classes)``.
 
     >>> build_model("small_cnn", (1, 16, 16), 10)(torch.zeros(2, 1, 16, 16)).shape
     torch.Size([2, 10])
     >>> build_model("mlp", (103,), 14, hidden=(32,)).features(torch.zeros(3, 103)).shape
     torch.Size([3, 32])
+    >>> build_model("mlp", (103,), 14, head="experts").classifier.expert_logits(torch.zeros(5, 256)).shape
+    torch.Size([3, 5, 14])
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
+    if head not in HEADS:
+        raise ValueError(f"unknown head {head!r}; choose one of {list(HEADS)}")
     if name == "mlp":
-        return MLP(num_classes, in_features=math.prod(input_shape), **kwargs)
-    if len(input_shape) != 3:
+        model = MLP(num_classes, in_features=math.prod(input_shape), **kwargs)
+    elif len(input_shape) != 3:
         raise ValueError(f"{name} expects image inputs [channels, height, width], got {tuple(input_shape)}")
-    return MODELS[name](num_classes, in_channels=input_shape[0], **kwargs)
+    else:
+        model = MODELS[name](num_classes, in_channels=input_shape[0], **kwargs)
+    if head == "experts":
+        model.classifier = ExpertClassifiers(model.feature_dim, num_classes, **(head_kwargs or {}))
+    elif head == "label_graph":
+        if labels is None:
+            raise ValueError("build_model: the label_graph head needs the training targets (labels)")
+        model.classifier = LabelGraphClassifier(labels, model.feature_dim, **(head_kwargs or {}))
+    return model
 
 
 @torch.no_grad()

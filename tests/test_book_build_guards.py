@@ -22,7 +22,9 @@ kernelspec: {display_name: Python 3, language: python, name: python3}
 """
 
 
-def build_single_page(tmp_path: Path, body: str) -> subprocess.CompletedProcess:
+def build_single_page(tmp_path: Path, body: str, pre_execute: bool = False) -> subprocess.CompletedProcess:
+    """Build a one-page book; with ``pre_execute``, scripts/execute_notebooks.py executes the page
+    into the cache first, as scripts/build_book.sh does."""
     shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
     shutil.copytree(ROOT / "book" / "_ext", tmp_path / "book" / "_ext")
     shutil.copy(ROOT / "book" / "references.bib", tmp_path / "book" / "references.bib")
@@ -31,6 +33,10 @@ def build_single_page(tmp_path: Path, body: str) -> subprocess.CompletedProcess:
     shutil.copy(ROOT / "_assets" / "mathjax2-shim.js", tmp_path / "_assets")
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: page\n")
     (tmp_path / "page.md").write_text(HEADER + body)
+    if pre_execute:
+        (tmp_path / "scripts").mkdir()
+        shutil.copy(ROOT / "scripts" / "execute_notebooks.py", tmp_path / "scripts")
+        subprocess.run([sys.executable, "scripts/execute_notebooks.py"], cwd=tmp_path, check=True, timeout=300)
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     return subprocess.run([str(jupyter_book), "build", "-W", "-n", "--keep-going", str(tmp_path)],
                           capture_output=True, text=True, timeout=300)
@@ -40,6 +46,14 @@ def build_single_page(tmp_path: Path, body: str) -> subprocess.CompletedProcess:
 def test_a_clean_page_builds(tmp_path):
     result = build_single_page(tmp_path, "```{code-cell} ipython3\nprint(1 + 1)\n```\n")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_a_page_executed_ahead_of_sphinx_is_read_from_the_cache(tmp_path):
+    result = build_single_page(tmp_path, "```{code-cell} ipython3\n:tags: [hide-input]\nprint(6 * 7)\n```\n",
+                               pre_execute=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Using cached notebook" in result.stdout and "Executing notebook" not in result.stdout
 
 
 @pytest.mark.slow

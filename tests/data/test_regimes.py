@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mlteach.data.mosaics import make_digit_mosaics
-from mlteach.data.regimes import (apply_full, apply_partial, apply_single_positive, label_statistics,
+from mlteach.data.regimes import (annotation_groups, apply_full, apply_partial, apply_single_positive, label_statistics,
                                   label_statistics_table)
 from mlteach.data.splits import LabelledSplit, MultiLabelData
 
@@ -115,3 +115,25 @@ def test_label_statistics_table_has_one_column_per_dataset(mosaics):
     assert table.loc["training images", "full"] == 2000 and isinstance(table.loc["classes", "full"], int)
     assert table.loc["unknown fraction", "single"] == pytest.approx(0.9)
     assert table.loc["true positives per image", "single"] == table.loc["known positives per image", "full"]
+
+
+def test_a_class_dependent_partial_regime_hides_each_class_at_its_own_rate():
+    data = apply_partial(make_digit_mosaics(n_train=3000, n_val=10, n_test=10), q=[0.1 * c for c in range(10)])
+    hidden = (data.train.targets == -1).double().mean(0)
+    assert torch.allclose(hidden, torch.arange(10, dtype=torch.float64) / 10, atol=0.03)
+    assert data.meta["regimes"][-1]["q"] == pytest.approx([0.1 * c for c in range(10)])
+    groups = annotation_groups(data.train)
+    assert groups == {"G1": [9, 8], "G2": [7, 6], "G3": [5, 4], "G4": [3, 2], "G5": [1, 0]}
+    assert annotation_groups(data.train, count=3) == {"G1": [9, 8, 7, 6], "G2": [5, 4, 3], "G3": [2, 1, 0]}
+
+
+@pytest.mark.parametrize("q", [[0.5] * 9, [0.5] * 9 + [1.5], True, -0.1])
+def test_a_partial_regime_refuses_rates_that_are_not_probabilities_per_class(q):
+    with pytest.raises(ValueError, match="q must be a probability in \\[0, 1\\] or one per class \\(10\\)"):
+        apply_partial(make_digit_mosaics(n_train=20, n_val=10, n_test=10), q=q)
+
+
+@pytest.mark.parametrize("count", [0, 11, 2.5, True])
+def test_annotation_groups_refuse_a_count_outside_one_to_the_classes(count):
+    with pytest.raises(ValueError, match="count must be an integer from 1 to the number of classes \\(10\\)"):
+        annotation_groups(make_digit_mosaics(n_train=20, n_val=10, n_test=10).train, count=count)

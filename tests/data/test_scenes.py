@@ -91,3 +91,12 @@ def test_regimes_reach_the_papers_hidden_positive_shares(scenes):
 def test_bad_settings_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
         DigitScenes(**options)
+
+
+def test_a_regime_table_shows_only_the_papers_asked_for_and_refuses_unknown_ones():
+    data = {"ours": make_digit_scenes(n_train=200, n_val=20, n_test=20)}
+    table = regime_table(data, papers=("VOC-LT", "COCO-LT"))
+    assert list(table.columns) == ["ours", "VOC-LT", "COCO-LT"]
+    assert table.loc["classes", "COCO-LT"] == "80" and table.loc["positives per image", "VOC-LT"] == "–"
+    with pytest.raises(ValueError, match=r"no paper data set \['ImageNet'\]"):
+        regime_table(data, papers=("COCO", "ImageNet"))

@@ -66,7 +66,7 @@ def test_every_method_has_a_valid_configuration(scale):
     for name in dr.METHODS:
         config = dr.method_config(name, seed=1, scale=scale)
         assert isinstance(config, TrainConfig) and config.seed == 1
-        assert config.sampler == ("random" if name == "ERM" else "class_aware")
+        assert config.sampler == ("random" if name in ("ERM", "RW") else "class_aware")
     assert dr.method_config("LSEP (BS=16)", scale=scale).batch_size == 16
     with pytest.raises(ValueError, match="unknown method"):
         dr.method_config("LSEP++", scale=scale)
@@ -104,7 +104,13 @@ def test_paper_tables_are_complete():
         assert table.shape[1] == 8 and not table.isna().any().any()
         assert ((table > 20) & (table < 90)).all().all()
         assert set(table.index) <= set(dr.METHODS)
-    assert dr.PAPER_TABLE1.shape[0] == 9
+    assert dr.PAPER_TABLE1.shape[0] == 15  # every row of the paper's table
+    assert dr.PAPER_TABLE1.loc["RW", ("VOC-LT", "total")] == 74.70  # printed "RM" in the table
+    assert dr.PAPER_TABLE1.loc["Circle", ("COCO-LT", "tail")] == 50.28
+    assert dr.PAPER_TABLE1.loc["BalPoE", ("VOC-LT", "total")] == 73.76
+    assert dr.method_config("ML-GCN").model_kwargs["head"] == "label_graph"
+    assert dr.method_config("BalPoE").model_kwargs["head"] == "experts"
+    assert "head" not in dr.method_config("DR").model_kwargs
     assert dr.PAPER_TABLE1.loc["DR", ("VOC-LT", "total")] == 78.01
     assert dr.PAPER_TABLE1.loc["DR + DB Focal", ("COCO-LT", "total")] == 54.55
     assert dr.PAPER_TABLE4.loc["C-LSEP + GC", ("VOC-LT", "tail")] == 76.50

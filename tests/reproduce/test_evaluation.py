@@ -14,7 +14,7 @@ CALLS = []
 def score(result, data):
     CALLS.append(result.run_dir)
     return {"mAP_class": 71.25, "mAP_class_boot": np.linspace(70.0, 72.0, 5), "grouping": "discriminative",
-            "classes": 10}
+            "classes": 10, "peak": np.float64(40.5), "epoch": np.int64(3)}
 
 
 def other_score(result, data):
@@ -28,6 +28,7 @@ def test_a_score_is_computed_once_and_read_back_with_its_types(tmp_path):
     again = stored_score(score, run, None)
     assert CALLS == [tmp_path]  # the second call read the run's folder
     assert again["mAP_class"] == 71.25 and again["grouping"] == "discriminative" and again["classes"] == 10
+    assert again["peak"] == 40.5 and again["epoch"] == 3  # NumPy scalars come back as numbers
     assert isinstance(again["mAP_class_boot"], np.ndarray)
     np.testing.assert_array_equal(again["mAP_class_boot"], first["mAP_class_boot"])
 

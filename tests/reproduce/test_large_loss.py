@@ -209,9 +209,10 @@ def _tiny_plan(scale=None):
     return ll.ChapterPlan("book", {
         "digits, single positive": ll.DatasetPlan("mosaics", digits, "single positive", cnn, relative, absolute,
                                                   linear_init=True, workers=1),
-        "digits, partial": ll.DatasetPlan("mosaics", digits, "partial", cnn, relative, absolute, workers=1),
+        "digits, partial": ll.DatasetPlan("mosaics", digits, "partial", cnn, relative, absolute,
+                                          partial_q=ll.CLASS_DEPENDENT_HIDING, workers=1),
         "yeast, single positive": ll.DatasetPlan("yeast", {"seed": 0}, "single positive", mlp, relative,
-                                                 absolute, workers=1),
+                                                 absolute, workers=1, memorisation_epochs=3),
     }, linear_init_epochs=1)
 
 
@@ -224,7 +225,7 @@ def test_smoke_run_of_the_whole_chapter(tmp_path, monkeypatch):
     ll._run_all.cache_clear()
     try:
         table, results = ll.run_all("book")
-        assert set(table["experiment"]) == {"grid", "comparison", "LinearInit", "control"}
+        assert set(table["experiment"]) == {"grid", "comparison", "LinearInit", "memorisation", "control"}
         assert set(table["run_key"]) == set(results)
         comparison = table[table["experiment"] == "comparison"]
         assert comparison["mAP_class_boot"].map(len).eq(200).all()
@@ -237,6 +238,28 @@ def test_smoke_run_of_the_whole_chapter(tmp_path, monkeypatch):
         assert not ll.comparison_table(table).isna().any().any()
         ll.plot_cams(table, results, ll.chapter_data("digits, single positive", "book"), examples=2)
         ll.plot_correction_precision(ll.correction_curves(table, results))
+        groups = ll.group_table(table)  # Table 2's layout: G1-G5 and all groups, paper beside ours
+        assert list(groups.columns.get_level_values(1)) == [*ll.ANNOTATION_GROUPS, "All Gs"] * 2
+        assert not groups.isna().any().any() and ((groups >= 0) & (groups <= 100)).all().all()
+        curves = ll.memorisation_curves(table, results)
+        assert len(curves) == 3 * 2 * len(ll.MEMORISATION_METHODS)  # epochs x seeds x methods
+        assert list(ll.memorisation_table(curves).index) == list(ll.MEMORISATION_METHODS)
+        ll.plot_memorisation(curves)
+        memorisation = ll.memorisation_claims(table, "book")
+        assert [c.kind for c in memorisation] == ["mechanism", "greater", "greater", "greater"]
+        assert all(c.link.endswith("#the-memorisation-phase") for c in memorisation)
     finally:
         ll._run_all.cache_clear()
         plt.close("all")
+
+
+def test_the_early_epoch_of_the_memorisation_claims_is_a_third_of_the_run():
+    assert [ll.early_epoch(n) for n in (1, 2, 3, 60, 61, 120)] == [1, 1, 1, 20, 20, 40]
+
+
+def test_the_class_dependent_regime_hides_digit_0_most_and_digit_9_least():
+    hiding = ll.CLASS_DEPENDENT_HIDING
+    assert len(hiding) == 10 and hiding[0] == 0.8 and hiding[-1] == 0.2 and abs(sum(hiding) / 10 - 0.5) < 1e-9
+    data = ll.chapter_data("digits, partial", "book")
+    groups = data.meta["annotation_groups"]
+    assert groups["G1"] == [0, 1] and groups["G5"] == [8, 9]
