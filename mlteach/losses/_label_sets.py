@@ -1,4 +1,4 @@
-"""Log-sum-exp over label sets, the one expensive step of the two-way, LSEP, ZLPR, DR and
+"""Log-sum-exp over label sets, the one expensive step of the two-way, LSEP, ZLPR, DR, circle and
 multi-label softmax losses.
 
 Each of these losses reduces a line of the ``[B, C]`` logit matrix -- a row (one sample, over
@@ -33,7 +33,8 @@ Two layouts, chosen from the size of the input:
 - *stacked* (at most :data:`STACKED_ENTRIES` entries, where the cost is the number of tensor
   operations rather than the arithmetic): the signed values of every set the loss needs sit in
   one ``[S, B, C]`` tensor, so each step (line maximum, shift, exponential, line sum) is one
-  operation for all sets;
+  operation for all sets, and column terms of the same sets and scales as the row terms take
+  their sums from the row weights (:func:`_columns_from_rows`);
 - *set by set* (larger inputs): a *sparse* set (at most :data:`SPARSE_FRACTION` of the entries
   -- positives usually are) is gathered into a vector of its members; maxima and sums per line
   are scatter-reductions over that vector, so its cost grows with the number of members, not
@@ -44,8 +45,9 @@ Two layouts, chosen from the size of the input:
 Masks are built with float arithmetic (comparisons into boolean tensors and ``torch.where``
 were several times slower on the CPU measured): with ``q = t^2``, the negatives are
 ``x - q / (1 - q)``, the positives ``(t - 1) / (t + q) - x`` and the known entries
-``x - (q - t) / (t + 1)``, each ``-inf`` off its set (a nonzero number divided by 0) and exact on it. NaN logits on the entries of a set give NaN
-results (a dense set also picks up NaN from entries outside it).
+``x - (q - t) / (t + 1)``, each ``-inf`` off its set (a nonzero number divided by 0) and exact
+on it. NaN logits on the entries of a set give NaN results (a dense set also picks up NaN from
+entries outside it).
 """
 
 from __future__ import annotations

@@ -131,8 +131,8 @@ def lsep_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 1.0, c
     check_logits_targets(logits, targets, name=name)
     check_settings(name, LSEP_SETTINGS, gamma=gamma, class_wise=class_wise, reduction=reduction)
     dim = _line_dim(class_wise)
-    (loss,) = line_loss(logits.to(compute_dtype(logits)), targets,
-                        (SetLSE("negative", gamma, dim), SetLSE("positive", gamma, dim)), pair_softplus_head(reduction, scale=gamma))
+    terms = (SetLSE("negative", gamma, dim), SetLSE("positive", gamma, dim))
+    (loss,) = line_loss(logits.to(compute_dtype(logits)), targets, terms, pair_softplus_head(reduction, scale=gamma))
     return loss
 
 
