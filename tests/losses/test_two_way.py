@@ -132,7 +132,9 @@ def test_biases_shift_the_softplus_argument_by_their_difference(eps_p, eps_n, se
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(8, 6, dtype=torch.float64, generator=generator)
     t = dense_targets(8, 6)
-    shifted = x + eps_p * (t == 1) + eps_n * (t == 0) + 100.0 * (t == -1)  # unknown entries play no part
+    # in float64 (a boolean mask times a Python number would be float32, eps rounded to 7 digits)
+    is_label = {label: (t == label).to(x.dtype) for label in (1, 0, -1)}
+    shifted = x + eps_p * is_label[1] + eps_n * is_label[0] + 100.0 * is_label[-1]  # unknown entries play no part
     before = two_way_loss(x, t, tp=4.0, tn=1.0, mode="sample", reduction="none")
     after = two_way_loss(shifted, t, tp=4.0, tn=1.0, mode="sample", reduction="none")
     torch.testing.assert_close(sample_exponent(after) - sample_exponent(before),
