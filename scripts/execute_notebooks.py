@@ -78,6 +78,8 @@ def main() -> int:
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     execute, parse = config.get("execute", {}), config.get("parse", {})
     md_config = MdParserConfig(enable_extensions=set(parse.get("myst_enable_extensions", [])))
+    # myst-nb reads the cache path relative to the working directory: build_book.sh runs
+    # jupyter-book from the repository root, which is where this path is taken from too
     cache = get_cache(str(ROOT / execute.get("cache", "_build/.jupyter_cache")))
     timeout = int(execute.get("timeout", 30))
 

@@ -38,8 +38,10 @@ def build_single_page(tmp_path: Path, body: str, pre_execute: bool = False) -> s
         shutil.copy(ROOT / "scripts" / "execute_notebooks.py", tmp_path / "scripts")
         subprocess.run([sys.executable, "scripts/execute_notebooks.py"], cwd=tmp_path, check=True, timeout=300)
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    # in the book's folder: myst-nb reads the execution cache path (_build/.jupyter_cache) relative
+    # to the working directory, and the repository's own cache must stay out of these builds
     return subprocess.run([str(jupyter_book), "build", "-W", "-n", "--keep-going", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
 
 
 @pytest.mark.slow
