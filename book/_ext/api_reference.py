@@ -1,4 +1,5 @@
-"""The API reference page (``book/api.md``): the package's docstrings through Sphinx autodoc.
+"""The API reference pages (``book/api.md``, ``book/api_tools.md``): the package's docstrings
+through Sphinx autodoc.
 
 - loads ``sphinx.ext.autodoc`` and ``sphinx.ext.napoleon`` (the NumPy-style "Parameters"
   sections) and sets them up for this book: signatures without type annotations (they would
