@@ -51,7 +51,8 @@ __all__ = [
     "ABSOLUTE_METHODS", "CONTROL_METHOD", "CAM_METHOD", "LINKS", "EQUIVALENCE_MARGIN", "paper_gaps", "DatasetPlan",
     "ChapterPlan", "chapter_plan", "chapter_data", "grid_runs", "select_settings", "best_relative", "planned_runs",
     "run_all", "score_run", "selection_table", "comparison_table", "paper_comparison", "group_table",
-    "CLASS_DEPENDENT_HIDING", "ANNOTATION_GROUPS", "DISJOINT_PRETRAINING", "linear_init_table",
+    "CLASS_DEPENDENT_HIDING", "ANNOTATION_GROUPS", "DISJOINT_PRETRAINING", "pretraining_text",
+    "linear_init_table",
     "MEMORISATION", "PRECISION", "LOCALISATION", "summary_table", "correction_curves", "hidden_positive_share",
     "cell_index_map", "localisation_scores", "chance_localisation", "plot_cams", "plot_correction_precision",
     "comparison_claims", "equivalence_claims", "linear_init_claims", "precision_claims", "cam_claims",
@@ -175,7 +176,7 @@ class ChapterPlan:
                 "positives per image": f"{float(data.train.true_targets.sum(1).mean()):.2f}",
                 "known labels per image": f"{float((data.train.targets != -1).sum(1).float().mean()):.2f}",
                 "hidden positives among unknown entries (%)": f"{100 * hidden_positive_share(data.train):.1f}",
-                "model": f"{base.model} {base.model_kwargs}" + (f", pretrained ({base.pretrained.task}s of {base.pretrained.digits})" if base.pretrained else ""),
+                "model": f"{base.model} {base.model_kwargs}" + pretraining_text(base),
                 "epochs": base.epochs, "optimiser": f"{base.optimizer} lr={base.lr:g}, {base.lr_schedule}",
                 "batch": base.batch_size,
                 "Δrel grid (% of B·C)": ", ".join(f"{100 * d:g}" for d in plan.delta_rel_grid),
@@ -183,6 +184,12 @@ class ChapterPlan:
                 "seeds (selection / headline / other)": f"1 / {len(HEADLINE_SEEDS)} / {len(SWEEP_SEEDS)}",
                 "LinearInit": f"{self.linear_init_epochs} + {base.epochs} epochs" if plan.linear_init else "–"})
         return pd.DataFrame(rows).set_index("data").T.rename_axis(None, axis=1)
+
+
+def pretraining_text(config: TrainConfig) -> str:
+    """", pretrained (rotations of mnist5k)" for a model that starts from a pretrained backbone."""
+    pretrained = config.pretrained
+    return f", pretrained ({pretrained.task}s of {pretrained.digits})" if pretrained else ""
 
 
 def chapter_plan(scale: str | None = None) -> ChapterPlan:

@@ -35,7 +35,7 @@ from .claims import Claim, compare, paper_number
 from .evaluation import BOOT, evaluation_logits, measurements, predict, test_scores
 from .evidence import Measurements, image_resamples
 from .experiment import CONTROL_SEEDS, HEADLINE_SEEDS, SWEEP_SEEDS, Run, control_runs, run_table
-from .large_loss import DISJOINT_PRETRAINING
+from .large_loss import DISJOINT_PRETRAINING, pretraining_text
 from .scale import current_scale
 
 __all__ = [
@@ -196,7 +196,7 @@ def settings_table(scale: str | None = None) -> pd.DataFrame:
         base, data = setting.base, chapter_data(name, scale)
         rows.append({"data": name, "classes": len(data.class_names),
                      "train / val / test": f"{len(data.train)} / {len(data.val)} / {len(data.test)}",
-                     "model": f"{base.model} {base.model_kwargs}" + (f", pretrained ({base.pretrained.task}s of {base.pretrained.digits})" if base.pretrained else ""),
+                     "model": f"{base.model} {base.model_kwargs}" + pretraining_text(base),
                      "epochs": base.epochs, "optimiser": f"{base.optimizer} lr={base.lr:g}, {base.lr_schedule}",
                      "batch": base.batch_size, "APL T_w": setting.warmup_epochs,
                      "seeds": f"{len(HEADLINE_SEEDS)} for {', '.join(CORE_METHODS)}; {len(SWEEP_SEEDS)} for the "
