@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from mlteach.losses import class_balanced_focal_loss, lsep_loss
 from mlteach.symbolic.ranking import clsep_negative_gradient, dr_line_loss
 
-from .feedback import CheckResult, Failure, call, run_cases
+from .feedback import CheckResult, Failure, call, run_cases, scalar_loss
 from .line_losses import LineLossExercise, check_line_loss, common_mistakes, gamma_mistakes
 from .symbolic import check_expression
 
@@ -197,14 +197,7 @@ def _cb_batch(rows: int, seed: int, scale: float = 3.0, unknown: bool = False):
 
 def _cb_value(fn, logits, targets, counts, beta, gamma) -> torch.Tensor:
     value = call(fn, logits, targets, counts, beta=beta, gamma=gamma, on_error=_CB_CALL)
-    if not isinstance(value, torch.Tensor):
-        raise Failure(f"returned a {type(value).__name__}",
-                      "return a torch tensor computed with torch operations (not a Python float or a NumPy value), "
-                      "so that autograd can differentiate it.")
-    if value.numel() != 1:
-        raise Failure(f"returned a tensor of shape {tuple(value.shape)}",
-                      "return one number for the batch: the mean of the B C per-entry terms, not the terms.")
-    return value
+    return scalar_loss(value, "the B C per-entry terms")
 
 
 def _cb_compare(fn, logits, targets, counts, beta, gamma, hint: str, nan_hint: str | None = None) -> str:

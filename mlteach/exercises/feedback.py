@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import torch
 
 __all__ = ["CaseResult", "CheckResult", "Failure", "Stopped", "TimeUp", "run_cases", "call", "copy_inputs",
-           "time_limit", "not_implemented", "TIME_LIMIT"]
+           "time_limit", "not_implemented", "scalar_loss", "TIME_LIMIT"]
 
 PASS, FAIL = "✔", "✘"
 
@@ -257,6 +257,20 @@ def call(function: Callable, *args, on_error: str, copy_arguments: bool = True, 
                       "program (in a notebook: the cell). Remove the call.") from None
     except Exception as error:  # the student's code may raise anything; report it as a failure
         raise Failure(f"raised {type(error).__name__}: {error}", on_error) from error
+
+
+def scalar_loss(value, terms: str) -> torch.Tensor:
+    """``value`` if a submitted loss returned what a loss must: a torch tensor holding one number
+    (``terms`` names what it averages, e.g. "the B C per-entry terms"); a :class:`Failure` that
+    says what came back otherwise."""
+    if not isinstance(value, torch.Tensor):
+        raise Failure(f"returned a {type(value).__name__}",
+                      "return a torch tensor computed with torch operations (not a Python float or a NumPy "
+                      "value), so that autograd can differentiate it.")
+    if value.numel() != 1:
+        raise Failure(f"returned a tensor of shape {tuple(value.shape)}",
+                      f"return one number for the batch: the mean of {terms}, not the terms themselves.")
+    return value
 
 
 def run_cases(exercise: str, submission, cases: Mapping[str, Callable], stop_at_failure: bool = False) -> CheckResult:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .feedback import CheckResult, Failure, call, run_cases
+from .feedback import CheckResult, Failure, call, run_cases, scalar_loss
 
 __all__ = ["Mistake", "LineLossExercise", "line_terms", "reduce_lines", "variant", "common_mistakes",
            "check_line_loss"]
@@ -179,15 +179,7 @@ def _value(exercise: LineLossExercise, fn, logits, targets, params) -> torch.Ten
     value = call(fn, logits, targets, **params,
                  on_error=f"your function must accept (logits, targets, {', '.join(f'{k}=...' for k in params)}) "
                           "and return the loss; read the traceback of a call on these inputs.")
-    if not isinstance(value, torch.Tensor):
-        raise Failure(f"returned a {type(value).__name__}",
-                      "return a torch tensor computed with torch operations (not a Python float or a NumPy "
-                      "value), so that autograd can differentiate it.")
-    if value.numel() != 1:
-        raise Failure(f"returned a tensor of shape {tuple(value.shape)}",
-                      f"return one number for the batch: the mean of the per-{exercise.line} terms, not the "
-                      "terms themselves.")
-    return value
+    return scalar_loss(value, f"the per-{exercise.line} terms")
 
 
 def _compare(exercise: LineLossExercise, fn, logits, targets, params, *, nan_hint: str, hint: str) -> str:

@@ -456,3 +456,15 @@ def test_check_expression_falls_back_to_numbers_when_sympy_cannot_simplify():
     assert result.passed
     assert "could not simplify" in result.cases[-1].detail
     assert "reference plus the constant 1:" in check_expression(sp.atan(p) + sp.atan(1 / p) + 1, sp.pi / 2, [p]).hint
+
+
+def test_a_loss_submission_must_return_one_tensor_number():
+    from mlteach.exercises.feedback import Failure, scalar_loss
+
+    value = torch.tensor(0.5)
+    assert scalar_loss(value, "the terms") is value
+    with pytest.raises(Failure, match="returned a float"):
+        scalar_loss(0.5, "the terms")
+    with pytest.raises(Failure, match=r"returned a tensor of shape \(2, 3\)") as caught:
+        scalar_loss(torch.zeros(2, 3), "the per-sample terms")
+    assert "the mean of the per-sample terms" in caught.value.hint
