@@ -34,10 +34,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..data.mosaics import make_digit_mosaics
+from ..data.builders import build_dataset
 from ..data.regimes import annotation_groups, apply_partial, apply_single_positive
 from ..data.splits import LabelledSplit, MultiLabelData
-from ..data.yeast import make_yeast
 from ..models import class_activation_maps
 from ..train import PretrainConfig, RunResult, TrainConfig, pretrained_backbone
 from .claims import Claim, compare, paper_number
@@ -241,7 +240,7 @@ def chapter_plan(scale: str | None = None) -> ChapterPlan:
 @functools.lru_cache(maxsize=8)
 def _build(builder: str, kwargs: tuple, regime: str, partial_q: float | tuple[float, ...]) -> MultiLabelData:
     options = dict(kwargs)
-    full = make_digit_mosaics(**options) if builder == "mosaics" else make_yeast(**options)
+    full = build_dataset(builder, **options)
     if regime == "single positive":
         return apply_single_positive(full, seed=0)
     if regime == "partial":

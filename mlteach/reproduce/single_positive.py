@@ -22,10 +22,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..data.mosaics import make_digit_mosaics
+from ..data.builders import build_dataset
 from ..data.regimes import apply_single_positive
 from ..data.splits import LabelledSplit, MultiLabelData
-from ..data.yeast import make_yeast
 from ..losses import apl_pseudo_labels
 from ..metrics import class_average_precisions
 from ..train import PretrainConfig, RunResult, TrainConfig, pretrained_backbone
@@ -207,7 +206,7 @@ def settings_table(scale: str | None = None) -> pd.DataFrame:
 @functools.lru_cache(maxsize=8)
 def _build(builder: str, kwargs: tuple) -> MultiLabelData:
     options = dict(kwargs)
-    return make_digit_mosaics(**options) if builder == "mosaics" else make_yeast(**options)
+    return build_dataset(builder, **options)
 
 
 def full_label_data(name: str, scale: str | None = None) -> MultiLabelData:

@@ -37,10 +37,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from ..data.builders import build_dataset
 from ..data.mosaics import load_digit_pool
-from ..data.mosaics import make_digit_mosaics
 from ..data.splits import MultiLabelData
-from ..data.yeast import make_yeast
 from ..train import RunResult, TrainConfig
 from ..train.cache import hash_key, read_json, runs_folder, write_json_atomic
 from ..train.parallel import map_in_processes
@@ -193,7 +192,7 @@ def chapter_plan(scale: str | None = None) -> ChapterPlan:
 @functools.lru_cache(maxsize=4)
 def _build(builder: str, kwargs: tuple) -> MultiLabelData:
     options = dict(kwargs)
-    return make_digit_mosaics(**options) if builder == "mosaics" else make_yeast(**options)
+    return build_dataset(builder, **options)
 
 
 def chapter_data(name: str, scale: str | None = None) -> MultiLabelData:
