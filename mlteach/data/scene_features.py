@@ -37,7 +37,9 @@ RGB_CORNERS = torch.tensor(list(itertools.product((0.0, 1.0), repeat=3)))
 
 
 def _cell_features(split: LabelledSplit, meta: dict, ink_width: float) -> torch.Tensor:
-    pixels = split.inputs * meta["pixel_std"] + meta["pixel_mean"]  # undo the standardisation: [N, 3, H, W]
+    # float64 throughout: the features (and so the run cache's data fingerprint) must not depend
+    # on how many threads share the sums
+    pixels = split.inputs.double() * meta["pixel_std"] + meta["pixel_mean"]  # undo the standardisation: [N, 3, H, W]
     (rows, cols), (height, width) = meta["grid"], meta["cell_size"]
     n = pixels.shape[0]
     cells = (pixels.reshape(n, 3, rows, height, cols, width).permute(0, 2, 4, 1, 3, 5)
@@ -45,13 +47,14 @@ def _cell_features(split: LabelledSplit, meta: dict, ink_width: float) -> torch.
     gray = cells.amax(2)  # [N, cells, pixels]
     mass = gray.sum(2, keepdim=True)
     ink = cells.sum(3) / mass.clamp_min(1e-6)  # [N, cells, 3]
-    code = torch.exp(-torch.cdist(ink, RGB_CORNERS.expand(n, -1, -1)) ** 2 / (2 * ink_width ** 2)) * (mass > 0)
+    code = torch.exp(-torch.cdist(ink, RGB_CORNERS.double().expand(n, -1, -1)) ** 2 / (2 * ink_width ** 2)) * (mass > 0)
     return torch.einsum("ncp,nck->npk", gray, code).reshape(n, -1)
 
 
 def scene_features(data: MultiLabelData, ink_width: float = 0.35) -> MultiLabelData:
     """Digit scenes with each image replaced by its 512 fixed features (module text); targets,
-    class names and meta are kept, plus ``meta["features"]``.
+    class names and meta are kept, plus ``meta["features"]``; the per-cell extras are dropped
+    (features have no cells to localise).
 
     >>> from mlteach.data.scenes import make_digit_scenes
     >>> features = scene_features(make_digit_scenes(n_train=40, n_val=10, n_test=10))
@@ -66,7 +69,7 @@ def scene_features(data: MultiLabelData, ink_width: float = 0.35) -> MultiLabelD
     splits = (data.train, data.val, data.test)
     features = [_cell_features(split, data.meta, ink_width) for split in splits]
     mean, std = features[0].mean(), features[0].std()
-    scaled = [LabelledSplit((f - mean) / std, s.targets, s.true_targets, extra=dict(s.extra))
+    scaled = [LabelledSplit(((f - mean) / std).float(), s.targets, s.true_targets)
               for f, s in zip(features, splits)]
     meta = {**data.meta, "features": f"512 fixed features (cell pixels x soft ink code, ink width {ink_width:g})",
             "description": f"{data.meta.get('description', 'digit scenes')}, as fixed features"}

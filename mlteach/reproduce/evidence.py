@@ -110,6 +110,12 @@ def resample_weights(resamples: torch.Tensor, n: int) -> torch.Tensor:
     return weights.scatter_add_(1, resamples, torch.ones_like(resamples, dtype=torch.float64))
 
 
+#: Entries (resamples x images x classes) of one block of :func:`class_ap_replicates`: small
+#: enough for its temporaries to be reused rather than mapped afresh (1.7 s -> 0.7 s for 200
+#: resamples of 2,000 images x 80 classes, one thread).
+BLOCK_ENTRIES = 1 << 18
+
+
 def class_ap_replicates(scores: torch.Tensor, targets: torch.Tensor, resamples: torch.Tensor) -> np.ndarray:
     """Average precision of every class on every resample: ``[R, C]``, NaN where a resample
     holds no known positive of the class.
@@ -142,7 +148,7 @@ def class_ap_replicates(scores: torch.Tensor, targets: torch.Tensor, resamples: 
     end_marks = torch.where(ends_group, torch.arange(n)[:, None], n)
     group_end = torch.cummin(end_marks.flip(0), dim=0).values.flip(0)  # [N, C]
     output = []
-    for block in resamples.split(50):
+    for block in resamples.split(max(1, BLOCK_ENTRIES // (n * classes))):
         drawn = resample_weights(block, n)[:, order] * known  # [r, N, C]
         positive = drawn * hits
         true_positives = torch.cumsum(positive, dim=1).gather(1, group_end.expand(len(block), n, classes))

@@ -88,3 +88,15 @@ def test_bad_input_is_refused(scenes):
 def test_the_builder_name_gives_the_same_data():
     options = dict(n_train=40, n_val=10, n_test=10, long_tail=True)
     assert torch.equal(build_dataset("scene features", **options).train.inputs, make_scene_features(**options).train.inputs)
+
+
+def test_features_do_not_depend_on_the_thread_count(scenes):
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = scene_features(scenes).train.inputs
+        torch.set_num_threads(2)
+        two = scene_features(scenes).train.inputs
+    finally:
+        torch.set_num_threads(threads)
+    assert one.dtype == torch.float32 and torch.equal(one, two)

@@ -12,10 +12,11 @@ import torch
 from mlteach.reproduce import large_loss as ll
 from mlteach.reproduce.claims import KINDS, claim_table
 from mlteach.reproduce.experiment import CONTROL_SEEDS, HEADLINE_SEEDS, SWEEP_SEEDS
+from mlteach.reproduce.linear_protocol import linear_probe
 from mlteach.reproduce.scale import SCALES
 from mlteach.train import TrainConfig
 
-DATASETS = ("digits, single positive", "digits, partial", "yeast, single positive")
+DATASETS = ("digits, single positive", "digits, partial", "yeast, single positive", ll.SCENES_SINGLE_POSITIVE)
 
 
 @pytest.mark.parametrize("scale", SCALES)
@@ -56,6 +57,17 @@ def test_full_scale_is_larger_than_book_scale():
     assert full.linear_init_epochs == 25
     with pytest.raises(ValueError, match="scale"):
         ll.chapter_plan("huge")
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_the_80_class_scenes_search_the_papers_own_relative_grid(scale):
+    plan = ll.chapter_plan(scale).datasets[ll.SCENES_SINGLE_POSITIVE]
+    paper = set(ll.PAPER_SEARCH["delta_rel (percent of B*C per epoch)"])
+    assert {round(100 * d, 6) for d in plan.delta_rel_grid} <= paper
+    assert (plan.builder, plan.regime, plan.base.model_kwargs) == ("scene features", "single positive", {"hidden": ()})
+    if scale == "book":  # built here: 80 classes, COCO's share of hidden positives (about 2.5 %)
+        data = ll.chapter_data(ll.SCENES_SINGLE_POSITIVE, scale)
+        assert len(data.class_names) == 80 and 0.02 < ll.hidden_positive_share(data.train) < 0.03
 
 
 def test_paper_tables_gaps_and_margin():
@@ -213,6 +225,9 @@ def _tiny_plan(scale=None):
                                           partial_q=ll.CLASS_DEPENDENT_HIDING, workers=1),
         "yeast, single positive": ll.DatasetPlan("yeast", {"seed": 0}, "single positive", mlp, relative,
                                                  absolute, workers=1, memorisation_epochs=3),
+        ll.SCENES_SINGLE_POSITIVE: ll.DatasetPlan("scene features", dict(n_train=96, n_val=48, n_test=48),
+                                                  "single positive", linear_probe("book", epochs=2), relative,
+                                                  absolute, workers=1),
     }, linear_init_epochs=1)
 
 

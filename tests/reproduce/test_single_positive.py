@@ -14,6 +14,7 @@ from mlteach.metrics import f1_scores
 from mlteach.reproduce import single_positive as sp
 from mlteach.reproduce.claims import KINDS, VERDICTS, claim_table, decide
 from mlteach.reproduce.evidence import RESAMPLES, image_resamples
+from mlteach.reproduce.linear_protocol import SCENES_NAME, linear_probe
 from mlteach.reproduce.experiment import CONTROL_SEEDS, HEADLINE_SEEDS, SWEEP_SEEDS
 from mlteach.reproduce.scale import SCALES
 from mlteach.train import TrainConfig
@@ -22,12 +23,12 @@ from mlteach.train import TrainConfig
 @pytest.mark.parametrize("scale", SCALES)
 def test_the_plan_trains_headline_methods_on_five_seeds_and_the_rest_on_sweep_seeds(scale):
     runs = sp.plan(scale)
-    assert {r.dataset for r in runs} == {"digits", "yeast"}
+    assert {r.dataset for r in runs} == {"digits", "yeast", SCENES_NAME}
     seeds = {}
     for run in runs:
         seeds.setdefault((run.dataset, run.experiment, run.method), set()).add(run.seed)
         assert run.config.seed == run.seed
-    for name in ("digits", "yeast"):
+    for name in ("digits", "yeast", SCENES_NAME):
         for method in sp.CORE_METHODS:
             assert seeds[(name, "comparison", method)] == set(HEADLINE_SEEDS)
         for method in sp.BASELINES:
@@ -55,7 +56,7 @@ def test_each_apl_question_is_a_trained_variant_changing_one_setting_of_em_plus_
 
 
 @pytest.mark.parametrize("scale", SCALES)
-@pytest.mark.parametrize("name", ["digits", "yeast"])
+@pytest.mark.parametrize("name", ["digits", "yeast", SCENES_NAME])
 def test_the_base_settings_are_chapter_4s_so_the_an_runs_are_shared(scale, name):
     from mlteach.reproduce import large_loss
 
@@ -134,6 +135,7 @@ def test_negative_shares_take_the_lowest_class_over_label_draws():
 
 # --------------------------------------------------------------------------- a tiny chapter
 TINY_HEADLINE, TINY_SWEEP, TINY_CONTROL = (0, 1, 2), (0, 1), (100, 101, 102)
+TINY_DATASETS = ("digits", "yeast", SCENES_NAME)
 
 
 def _tiny_settings(scale=None):
@@ -143,7 +145,9 @@ def _tiny_settings(scale=None):
                       progress=False, eval_splits=("val",))
     return {"digits": sp.DataSetting("mosaics", dict(source="sklearn", n_train=64, n_val=32, n_test=32, seed=0), cnn,
                                      warmup_epochs=1, density_classes=(0, 1)),
-            "yeast": sp.DataSetting("yeast", {"seed": 0}, mlp, warmup_epochs=1, density_classes=(0,))}
+            "yeast": sp.DataSetting("yeast", {"seed": 0}, mlp, warmup_epochs=1, density_classes=(0,)),
+            SCENES_NAME: sp.DataSetting("scene features", dict(n_train=96, n_val=48, n_test=48),
+                                        linear_probe("book", epochs=3), warmup_epochs=1)}
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +182,7 @@ def tiny_chapter(tmp_path_factory):
             plt.close("all")
 
 
-@pytest.mark.parametrize("name", ["digits", "yeast"])
+@pytest.mark.parametrize("name", ["digits", "yeast", SCENES_NAME])
 def test_tiny_chapter_runs_every_experiment_with_its_seeds(tiny_chapter, name):
     table = tiny_chapter["table"].query("dataset == @name")
     seeds = table.groupby(["experiment", "method"])["seed"].apply(lambda s: tuple(sorted(s)))
@@ -194,10 +198,10 @@ def test_tiny_chapter_runs_every_experiment_with_its_seeds(tiny_chapter, name):
         assert all(len(boot) == RESAMPLES for boot in table[column + "_boot"])
 
 
-@pytest.mark.parametrize("name", ["digits", "yeast"])
+@pytest.mark.parametrize("name", ["digits", "yeast", SCENES_NAME])
 def test_tiny_chapter_claims_are_decided_from_their_intervals(tiny_chapter, name):
     claims = [c for c in tiny_chapter["claims"] if c.dataset == name]
-    classes = 10 if name == "digits" else 14
+    classes = {"digits": 10, "yeast": 14, SCENES_NAME: 80}[name]
     assert len(claims) == 20
     for claim in claims:
         assert claim.kind in KINDS and claim.verdict in VERDICTS and claim.classes == classes
@@ -229,20 +233,20 @@ def test_tiny_chapter_tables_and_figures(tiny_chapter, page):
         assert not pages[page].isna().any().any()
         assert pages[page].loc["AN", "digits"].endswith(f"({len(TINY_HEADLINE)})")
     elif page == "f1":
-        assert pages[page].shape == (6, 2 * len(sp.F1_THRESHOLDS))
+        assert pages[page].shape == (3 * len(TINY_DATASETS), 2 * len(sp.F1_THRESHOLDS))
     elif page == "apl":
-        assert pages[page].shape == (2 + len(sp.APL_VARIANTS), 2)
+        assert pages[page].shape == (2 + len(sp.APL_VARIANTS), len(TINY_DATASETS))
         assert pages[page].map(lambda text: text.endswith(f"({len(TINY_SWEEP)})")).all().all()
     elif page == "statistics":
         statistics = pages[page]
-        assert len(statistics) == 2 * 2 * len(TINY_HEADLINE)
+        assert len(statistics) == len(TINY_DATASETS) * 2 * len(TINY_HEADLINE)
         assert statistics["unannotated mAP"].between(0, 100).all()
     elif page == "precision":
         precision = pages[page]
-        assert len(precision) == 2 * 2 * len(TINY_SWEEP)  # two data sets, two kinds, the sweep seeds
+        assert len(precision) == len(TINY_DATASETS) * 2 * len(TINY_SWEEP)  # data sets x two kinds x sweep seeds
         assert precision["precision (%)"].between(0, 100).all() and (precision["count"] > 0).all()
         table6 = pages["table6"]
-        assert len(table6) == 4 and table6.xs("negative", level=1)["paper (Table 6, %)"].eq("–").all()
+        assert len(table6) == 2 * len(TINY_DATASETS) and table6.xs("negative", level=1)["paper (Table 6, %)"].eq("–").all()
         assert table6.xs("positive", level=1)["paper (Table 6, %)"].str.contains("COCO 15.29").all()
         table, results = tiny_chapter["table"], tiny_chapter["results"]
         first = table.query("dataset == 'digits' and method == @sp.POSITIVE and seed == 0")["run_key"].item()
@@ -266,7 +270,7 @@ def test_tiny_chapter_tables_and_figures(tiny_chapter, page):
         assert pages["probabilities"]["probability"].between(0, 1).all()
         assert set(pages["densities"]["class"]) == {"0", "1"}
         assert pages["shares"].seeds == TINY_HEADLINE and pages["shares"].replicates.shape[0] == len(TINY_HEADLINE)
-        assert list(pages["hidden"]["source"]).count("ours") == 2 and len(pages["settings"]) == 2
+        assert list(pages["hidden"]["source"]).count("ours") == len(TINY_DATASETS) and len(pages["settings"]) == len(TINY_DATASETS)
         sp.plot_positive_probabilities(pages["probabilities"])
         sp.plot_probability_densities(pages["densities"])
         data = sp.chapter_data("digits", "book")
