@@ -11,16 +11,17 @@ import pytest
 
 from mlteach.data import make_digit_mosaics
 from mlteach.reproduce import two_way as tw
+from mlteach.reproduce.linear_protocol import SCENES_NAME, linear_probe, scene_options
 from mlteach.reproduce.scale import SCALES
 from mlteach.reproduce.evaluation import test_scores
-from mlteach.reproduce.experiment import run_table
+from mlteach.reproduce.experiment import HEADLINE_SEEDS, run_table
 
 
 @pytest.mark.parametrize("scale", SCALES)
 def test_plans_give_valid_distinct_runs_for_every_experiment(scale):
     plan = tw.chapter_plan(scale)
-    assert set(plan.datasets) == {"digit mosaics", "yeast"}
-    assert list(plan.table().columns) == ["digit mosaics", "yeast"]
+    assert set(plan.datasets) == {"digit mosaics", "yeast", SCENES_NAME}
+    assert list(plan.table().columns) == ["digit mosaics", "yeast", SCENES_NAME]
     for name, dataset in plan.datasets.items():
         runs = tw.planned_runs(name, scale)
         assert {r.experiment for r in runs} == {"comparison", "temperature", "margin", "control"}
@@ -35,6 +36,33 @@ def test_plans_give_valid_distinct_runs_for_every_experiment(scale):
         control = [r for r in runs if r.experiment == "control"]
         assert {r.method for r in control} == {tw.CONTROL_METHOD}
         assert len(control) == len(dataset.seeds) and not {r.seed for r in control} & set(dataset.seeds)
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_scenes_are_the_linear_protocol_with_the_headline_seeds_and_a_control(scale):
+    scenes = tw.chapter_plan(scale).datasets[SCENES_NAME]
+    assert (scenes.builder, scenes.builder_kwargs, scenes.base) == ("scene features", scene_options(scale=scale),
+                                                                   linear_probe(scale))
+    assert scenes.seeds == HEADLINE_SEEDS
+    runs = tw.planned_runs(SCENES_NAME, scale)
+    assert {r.dataset for r in runs} == {SCENES_NAME}
+    comparison = {(r.method, r.seed) for r in runs if r.experiment == "comparison"}
+    assert comparison == {(method, seed) for method in tw.METHODS for seed in HEADLINE_SEEDS}
+    control = [r for r in runs if r.experiment == "control"]
+    bce = next(r.config for r in runs if r.experiment == "comparison" and r.method == tw.CONTROL_METHOD)
+    assert len(control) == 5 and all(r.config == bce.replace(seed=r.seed) for r in control)
+    # the sweeps still hold both sides of the temperature claim and a margin to choose
+    settings = {r.setting for r in runs if r.experiment == "temperature"}
+    assert {"Tp = 1, Tn = 1", "Tp = 4, Tn = 1"} <= settings
+    assert len({r.setting for r in runs if r.method == "margin bias"}) >= 2
+
+
+def test_scenes_sweeps_are_reduced_at_book_scale_and_the_table_says_so():
+    book, full = tw.chapter_plan("book"), tw.chapter_plan("full")
+    assert len(book.datasets[SCENES_NAME].tp_values) < len(full.datasets[SCENES_NAME].tp_values)
+    notes = book.table().loc["note"]
+    assert notes["digit mosaics"] == notes["yeast"] == "–"
+    assert "time budget" in notes[SCENES_NAME]
 
 
 def test_full_scale_is_larger_than_book_scale():
@@ -104,7 +132,7 @@ def fake_runs(lead: float) -> pd.DataFrame:
     comparison.update({"two-way": 70.0 + lead, "WARP": 70.0 - lead})
     wobble = np.linspace(-0.2, 0.2, RESAMPLES)
     rows = []
-    for dataset in ("digit mosaics", "yeast"):
+    for dataset in ("digit mosaics", "yeast", SCENES_NAME):
         for seed in range(5):
             def row(experiment, method, score, setting=""):
                 value = score + 0.1 * seed
@@ -127,12 +155,14 @@ def fake_runs(lead: float) -> pd.DataFrame:
 def test_claims_follow_the_numbers(lead, expected):
     runs = fake_runs(lead)
     found = tw.comparison_claims(runs) + tw.temperature_claims(runs) + tw.margin_claims(runs)
-    assert len(found) == 2 * (8 + 1 + 2)
+    assert len(found) == 3 * (8 + 1 + 2)
     for claim in found:
         assert claim.verdict == expected, claim
         assert (claim.note == "") == (expected == "holds")
+        # on the scenes a failed claim says what of the paper's regime is kept and what is not
+        assert ("linear classifier" in claim.note) == (claim.dataset == SCENES_NAME and expected != "holds")
         assert claim.chapter == tw.CHAPTER and claim.kind == "greater" and claim.seeds == 5
-        assert claim.classes == {"digit mosaics": 10, "yeast": 14}[claim.dataset]
+        assert claim.classes == {"digit mosaics": 10, "yeast": 14, SCENES_NAME: 80}[claim.dataset]
         assert claim.link.startswith("ch2_two_way_experiments.html#experiment-")
         assert claim.ci_low <= claim.effect <= claim.ci_high
         if expected != "inconclusive":
@@ -141,7 +171,7 @@ def test_claims_follow_the_numbers(lead, expected):
 
 def test_controls_compare_the_control_method_with_itself():
     controls = tw.control_claims(fake_runs(5.0))
-    assert len(controls) == 4
+    assert len(controls) == 6 and {c.dataset for c in controls} == {"digit mosaics", "yeast", SCENES_NAME}
     assert all(c.kind == "control" and c.verdict == "inconclusive" and "BCE (seeds 0-4)" in c.claim
                for c in controls)
 
@@ -160,10 +190,11 @@ def test_transfer_claims_and_tables():
     assert found[0].effect == pytest.approx(10.0)  # in percent
     assert [c.verdict for c in tw.transfer_claims(summary, column="chosen")] == ["holds", "holds"]
     runs = fake_runs(5.0)
-    assert tw.comparison_table(runs).shape == (len(tw.METHODS), 4)
+    assert tw.comparison_table(runs).shape == (len(tw.METHODS), 6)
     beside = tw.paper_comparison(runs)
     assert beside.loc["two-way", ("COCO (suppl. Tab. B)", "mAP@class")] == "74.11"
     assert beside.loc["two-way", ("ours: yeast", "mAP@class")] == "75.20"
+    assert beside.loc["WARP", (f"ours: {SCENES_NAME}", "mAP@sample")] == "65.20"
     assert beside.loc["BCE", ("COCO (suppl. Tab. B)", "mAP@class")] == "–"  # a dash, never NaN
 
 
