@@ -212,8 +212,8 @@ class _ClosedFormElementwise(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, kernel, gradient, operands, scale):
         need_grad = ctx.needs_input_grad[0]
-        rows, cols = logits.shape
-        step = max(1, BLOCK_ENTRIES // max(cols, 1))
+        rows = logits.shape[-2]
+        step = max(1, BLOCK_ENTRIES // max(logits[..., :1, :].numel(), 1))
         if rows <= step or logits.device.type != "cpu":  # see map_row_blocks
             values, local_grad = kernel(logits, *operands, need_grad=need_grad)
             result = values if scale is None else values.sum().mul_(scale)
@@ -222,14 +222,15 @@ class _ClosedFormElementwise(torch.autograd.Function):
             local_grad = logits.new_empty(logits.shape) if need_grad else None
             for start in range(0, rows, step):
                 part = slice(start, start + step)
-                values, block_grad = kernel(logits[part], *(_row_block(o, part, rows) for o in operands),
+                block = (..., part, slice(None))  # rows of every leading index (e.g. every expert)
+                values, block_grad = kernel(logits[block], *(_row_block(o, part, rows) for o in operands),
                                             need_grad=need_grad)
                 if scale is None:
-                    result[part] = values
+                    result[block] = values
                 else:
                     result.add_(values.sum())
                 if need_grad:
-                    local_grad[part] = block_grad
+                    local_grad[block] = block_grad
             if scale is not None:
                 result.mul_(scale)
         ctx.gradient, ctx.scale = gradient, scale
@@ -258,8 +259,10 @@ def closed_form_loss(kernel, gradient, logits: torch.Tensor, *operands, reductio
 
     ``values[i, j]`` must depend on ``x[i, j]`` and on row i of the ``[B, C]`` operands only;
     ``local_grad`` is ``d values / d x`` entry by entry (``None`` when ``need_grad`` is false).
-    On CPU, inputs larger than :data:`BLOCK_ENTRIES` are computed block by block of rows (see
-    :func:`map_row_blocks`). ``gradient(x)`` returns the same local gradient from
+    ``logits`` may also have leading dimensions, ``[..., B, C]`` (BalPoE's experts), which the
+    kernel must broadcast its ``[B, C]`` operands against; ``"mean"`` then divides by every entry.
+    On CPU, inputs larger than :data:`BLOCK_ENTRIES` are computed block by block of rows, every
+    leading index at once (see :func:`map_row_blocks`). ``gradient(x)`` returns the same local gradient from
     differentiable, out-of-place operations (it captures the labels it needs, not the kernel's
     temporaries, which are freed after the forward pass); it is used only for second
     derivatives (double backward). The kernel runs without autograd, so it may work in place on

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import FLAG, NONNEGATIVE, POSITIVE, REDUCTIONS, check_logits_targets, check_settings, compute_dtype
+from ._checks import (FLAG, NONNEGATIVE, POSITIVE, REDUCTIONS, check_logits_targets, check_settings, closed_form_loss,
+                      compute_dtype)
 from ._label_sets import SetLSE, line_loss, pair_softplus_head
 
 __all__ = ["circle_loss", "CircleLoss"]
@@ -68,16 +69,37 @@ def circle_loss(logits: torch.Tensor, targets: torch.Tensor, margin: float = 0.2
     x = logits.to(compute_dtype(logits))
     t = targets.detach().to(x.dtype)
     # With y = 1 - s on positives and y = s on negatives both exponents read gamma [y + m]_+ (y - m):
-    # -gamma a_i (s_i - Delta_p) on a positive, gamma a_j (s_j - Delta_n) on a negative.
-    positive = t.clamp(min=0)
-    y = x + positive * (1 - 2 * x)
-    weight = F.relu(y + margin)
-    if detach_weights:
-        weight = weight.detach()
-    exponents = (gamma * weight) * (y - margin)
-    # the label-set log-sum-exp reads positives as -value: hand it -exponent there. An empty set
-    # gives -inf, and softplus(-inf) = 0 with no gradient.
-    (loss,) = line_loss(exponents * (1 - 2 * positive), t, (SetLSE("negative", 1.0, 1), SetLSE("positive", 1.0, 1)),
+    # -gamma a_i (s_i - Delta_p) on a positive, gamma a_j (s_j - Delta_n) on a negative. The
+    # label-set log-sum-exp reads positives as -value, so it is handed sign * exponent, with
+    # sign = -1 on positives and +1 elsewhere (y = sign * s + [positive]). As dy/ds = sign, the
+    # derivative of sign * exponent is gamma [y + m]_+ with constant weights and, with the
+    # weights differentiated, gamma ([y + m]_+ + (y - m) [y + m > 0]) = 2 gamma y [y + m > 0].
+    # This elementwise step has its closed-form derivative (closed_form_loss, no reduction).
+
+    def kernel(x, t, need_grad):
+        positive = t.clamp(min=0)
+        sign = positive.mul(-2).add_(1)
+        y = torch.addcmul(positive, x, sign)
+        weight = torch.add(y, margin).relu_()
+        values = torch.sub(y, margin).mul_(weight).mul_(sign).mul_(gamma)
+        if not need_grad:
+            return values, None
+        if detach_weights:
+            return values, weight.mul_(gamma)
+        return values, torch.where(weight > 0, y, 0.0).mul_(2 * gamma)
+
+    def gradient(x):
+        positive = t.clamp(min=0)
+        if detach_weights:
+            x = x.detach()
+        y = x * (1 - 2 * positive) + positive
+        if detach_weights:
+            return gamma * F.relu(y + margin)
+        return 2 * gamma * torch.where(y + margin > 0, y, 0.0)
+
+    signed_exponents = closed_form_loss(kernel, gradient, x, t, reduction="none")
+    # an empty set gives -inf, and softplus(-inf) = 0 with no gradient
+    (loss,) = line_loss(signed_exponents, t, (SetLSE("negative", 1.0, 1), SetLSE("positive", 1.0, 1)),
                         pair_softplus_head(reduction))  # softplus(N + P), mean over samples with a positive
     return loss
 

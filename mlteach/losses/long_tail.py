@@ -332,9 +332,18 @@ def balpoe_loss(expert_logits: torch.Tensor, targets: torch.Tensor, class_counts
     _check_class_count(shifts, expert_logits.shape[2], name=name)
     x = expert_logits.to(compute_dtype(expert_logits))
     tau = torch.tensor(taus, dtype=torch.float64).view(-1, 1, 1)
-    adjusted = x + _per_class(tau * shifts, x)
-    positive = _positive_indicator(targets, x.dtype).expand_as(adjusted)
-    return F.binary_cross_entropy_with_logits(adjusted, positive, reduction=reduction)
+    expert_shifts = _per_class(tau * shifts, x)  # [E, 1, C]
+
+    def kernel(x, targets, need_grad):  # BCE: the focal terms with gamma = 0 of the flipped margin
+        flip = torch.rsub(targets, 0.5).sign_()  # -1 on positives, +1 on negatives and unknowns
+        values, d_flipped = focal_terms(torch.add(x, expert_shifts).mul_(flip), 0.0, need_grad)
+        return values, None if d_flipped is None else d_flipped.mul_(flip)
+
+    def gradient(x):
+        sign = 2 * _positive_indicator(targets, x.dtype) - 1  # the margin: +x on positives, -x on negatives
+        return focal_gradient((x + expert_shifts) * sign, 0.0) * sign
+
+    return closed_form_loss(kernel, gradient, x, targets, reduction=reduction)
 
 
 def balpoe_prediction(expert_logits: torch.Tensor) -> torch.Tensor:
