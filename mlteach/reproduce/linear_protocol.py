@@ -38,7 +38,12 @@ def scene_options(long_tail: bool = False, scale: str | None = None) -> dict:
 def linear_probe(scale: str | None = None, **overrides) -> TrainConfig:
     """A linear classifier (``mlp`` without hidden layers) trained with Adam on a cosine schedule:
     8 epochs at book scale, 25 at full scale (LL supplement, Sec. A: "LinearInit" trains 25
-    epochs with the backbone frozen); ``overrides`` replace any field."""
+    epochs with the backbone frozen); ``overrides`` replace any field.
+
+    Adam makes a linear head blind to a constant per-class loss weight (each class's weights see
+    only that class's loss, and Adam rescales every parameter's step by its own gradients), so
+    a chapter that compares re-weighted losses overrides the optimiser (chapter 3 uses the DR
+    paper's SGD)."""
     scale = scale or current_scale()
     epochs = {"book": 8, "full": 25}[scale]
     base = TrainConfig(model="mlp", model_kwargs={"hidden": ()}, epochs=epochs, lr=1e-2, batch_size=64,
