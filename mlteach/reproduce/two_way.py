@@ -174,7 +174,7 @@ def chapter_plan(scale: str | None = None) -> ChapterPlan:
                              batch_size=64, eval_splits=("val",), **quiet),
             tp_values=(0.5, 1.0, 2.0, 4.0, 8.0, 16.0), tn_values=(0.5, 1.0, 2.0), margins=(0.5, 1.0, 2.0))
         transfer = TransferPlan(source="mnist5k", sizes=(1500, 500, 1500), max_iter=200)
-        # Scoring a run on 2,000 test images x 80 classes costs more than training it: the scenes
+        # Scoring a run on 1,000 test images x 80 classes costs about as much as training it: the scenes
         # get the comparison and the fewest sweep runs that still decide the temperature and margin claims.
         scene_sweeps = dict(tp_values=(1.0, 4.0), tn_values=(1.0,), margins=(1.0,),
                             note="sweeps reduced to Tp = 1 against the comparison's Tp = 4 and one margin "
