@@ -50,6 +50,7 @@ from statistics import mean
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from pandas.io.formats.style import Styler
 import seaborn as sns
 import torch
 from sklearn.metrics import roc_auc_score
@@ -709,7 +710,7 @@ def negative_confidence_table(table: pd.DataFrame, dataset: str = DATASET) -> pd
 def show(frame: pd.DataFrame, digits: int = 1):
     """``frame`` for display: no index column, numbers with ``digits`` decimals, a dash for a
     missing value."""
-    return frame.style.hide(axis="index").format(precision=digits, na_rep="–")
+    return Styler(frame, cell_ids=False).hide(axis="index").format(precision=digits, na_rep="–")
 
 
 def show_claims(claims: Sequence[Claim], *sources: str, dataset: str | None = DATASET):

@@ -11,7 +11,7 @@ import torch
 from sklearn.metrics import average_precision_score
 
 from mlteach.metrics import average_precision
-from mlteach.reproduce.claims import (CLAIM_COLUMNS, Claim, claim_table, compare, decide, false_holds_rate,
+from mlteach.reproduce.claims import (CLAIM_COLUMNS, Claim, claim_table, claim_view, compare, decide, false_holds_rate,
                                       paper_number, write_claims_csv)
 from mlteach.reproduce.evidence import (Measurements, class_ap_replicates, image_resamples, mean_replicates,
                                         paired_interval, sample_ap_values)
@@ -140,6 +140,15 @@ def test_compare_decides_and_explains():
     like = compare(Measurements.of([80.0, 80.2, 80.1]), Measurements.of([80.1, 80.0, 80.2]), kind="equivalent",
                    margin=1.0, claim="A performs like B", **CONTEXT)
     assert like.verdict == "holds" and like.margin == 1.0
+
+
+def test_claim_view_writes_each_effect_with_its_interval_in_compact_html():
+    claims = [compare(Measurements.of([80.0 + i, 81.0, 80.5]), Measurements.of([70.0, 70.5, 71.0]),
+                      claim=f"A{i} beats B", **CONTEXT) for i in range(30)]
+    html = claim_view(claims).to_html()
+    assert html.count("<tr>") == 31 and "A29 beats B" in html and "+10.00 [" in html
+    # one alignment rule for the table, no id per cell: the page weight grows with the values only
+    assert "_row0_col0" not in html and html.count("text-align: left") == 2
 
 
 def test_one_claim_added_in_one_place_reaches_the_table_and_the_csv(tmp_path):
