@@ -50,6 +50,7 @@ from statistics import mean
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython.display import HTML
 from pandas.io.formats.style import Styler
 import seaborn as sns
 import torch
@@ -707,10 +708,11 @@ def negative_confidence_table(table: pd.DataFrame, dataset: str = DATASET) -> pd
                           "seeds": len(_runs(table, [name], dataset))} for name in NEGATIVES_METHODS])
 
 
-def show(frame: pd.DataFrame, digits: int = 1):
+def show(frame: pd.DataFrame, digits: int = 1) -> HTML:
     """``frame`` for display: no index column, numbers with ``digits`` decimals, a dash for a
-    missing value."""
-    return Styler(frame, cell_ids=False).hide(axis="index").format(precision=digits, na_rep="–")
+    missing value; plain HTML without an id or class per cell (the page carries many tables)."""
+    styled = Styler(frame, cell_ids=False).hide(axis="index").format(precision=digits, na_rep="–")
+    return HTML(styled.to_html(exclude_styles=True))
 
 
 def show_claims(claims: Sequence[Claim], *sources: str, dataset: str | None = DATASET):
