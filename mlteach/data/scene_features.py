@@ -68,7 +68,10 @@ def scene_features(data: MultiLabelData, ink_width: float = 0.35) -> MultiLabelD
         raise ValueError(f"scene_features: ink_width must be > 0, got {ink_width}")
     splits = (data.train, data.val, data.test)
     features = [_cell_features(split, data.meta, ink_width) for split in splits]
-    mean, std = features[0].mean(), features[0].std()
+    # NumPy's sums do not depend on torch's thread count (torch's parallel sum of millions of
+    # numbers changes in the last bits, and so would a few float32 features)
+    train = features[0].numpy()
+    mean, std = float(train.mean()), float(train.std(ddof=1))
     scaled = [LabelledSplit(((f - mean) / std).float(), s.targets, s.true_targets)
               for f, s in zip(features, splits)]
     meta = {**data.meta, "features": f"512 fixed features (cell pixels x soft ink code, ink width {ink_width:g})",

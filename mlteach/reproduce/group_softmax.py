@@ -159,17 +159,10 @@ def digit_classification(source: str = "sklearn", num_classes: int = NUM_DIGIT_C
 
 @functools.lru_cache(maxsize=2)
 def _ink_pool(source: str, seed: int) -> MultiLabelData:
-    """The ink digits' pool, built on one thread: the last bits of scene_features' standard
-    deviation (a parallel sum over 8 million numbers) depend on the thread count, and with them
-    a few float32 features and the run cache's data fingerprint."""
+    """The ink digits' pool: one-object scenes of every class as fixed features."""
     scenes = make_digit_scenes(source=source, grid=(1, 1), mean_objects=1.0, scene_types=1, typical_weight=1.0,
                                seed=seed, **INK_POOL)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return scene_features(scenes)
-    finally:
-        torch.set_num_threads(threads)
+    return scene_features(scenes)
 
 
 def ink_digit_classification(num_classes: int = NUM_INK_CLASSES, samples_per_class: int = 20,
