@@ -9,8 +9,9 @@ validation and test splits, and the planted pair of :data:`mlteach.data.FIG1_PAI
 shown with digit 2 in 75% of its training mosaics, as 'bird' with 'person' in the paper's
 Fig. 1). The 80-class column (:data:`SCENES`, the stand-in for COCO-LT) is a linear classifier
 on the fixed features of long-tailed digit scenes
-(:mod:`mlteach.reproduce.linear_protocol`): the Table 1 rows its headline claims need and
-C-LSEP, every one on the headline seeds, and its own A/A control.
+(:mod:`mlteach.reproduce.linear_protocol`, trained with the paper's SGD): the Table 1 rows its
+headline claims need, the re-weighting rows, C-LSEP and Table 6's batch sizes, every one on the
+headline seeds, and its own A/A control.
 
 Sampling: the paper's implementation details (Sec. 4.1) name class-aware resampling (RS) as the
 training strategy, and the text under Table 1 says that the results of LSEP, Circle, DB Focal,
