@@ -77,7 +77,7 @@ __all__ = [
     "PAPER_FIG1", "PAPER_FIG2", "PAPER_FIG4", "PAPER_SETTINGS", "DATASET", "SCENES", "PAPER_COUNTERPART", "GROUPS",
     "GROUP_COLUMNS", "ChapterScale", "SCALES", "chapter_scale", "settings_table", "chapter_data", "scenes_data",
     "chapter_datasets", "class_counts_table", "missing_from_batch_table", "Method", "SCENES_TABLE1_METHODS",
-    "SCENES_ABLATION_METHODS",
+    "SCENES_ABLATION_METHODS", "SCENES_SWEEP_METHODS",
     "METHODS", "DR_KWARGS", "TABLE1_METHODS", "ABLATION_METHODS", "GAMMA1_VALUES", "GAMMA2_VALUES",
     "GAMMA1_METHODS", "GAMMA2_METHODS", "SHORTCUT_METHODS", "SHORTCUT_EXAMPLE_METHODS", "NEGATIVES_METHODS",
     "EQUIVALENCE_MARGIN", "method_config", "planned_runs", "f1_threshold", "share_replicates",
@@ -401,6 +401,10 @@ SCENES_TABLE1_METHODS = ("ERM", "RW", "RS", "Focal", "LSEP", "CB Focal", "DB Foc
 SCENES_OPTIMIZER = dict(optimizer="sgd", momentum=0.9, weight_decay=1e-4, lr=10.0)
 SCENES_ABLATION_METHODS = ("C-LSEP (γ=5)", "C-LSEP (γ=1)", "LSEP (BS=16)", "C-LSEP (BS=16)", "LSEP (BS=64)",
                            "C-LSEP (BS=64)")
+#: The scenes' rows of the comparisons of Tables 3-5 and Fig. 4 (not its full sweeps), on
+#: SWEEP_SEEDS as the mosaics' ablations.
+SCENES_SWEEP_METHODS = ("LSEP (γ=3)", "LSEP (γ=5)", "C-LSEP (γ=3)", "ZLPR", "C-ZLPR", "C-LSEP + PGC", "C-LSEP + GC",
+                        "C-LSEP + DB Focal", "BCE + DR", "DR + DB Focal", "DR (γ2=1)")
 #: The methods of the Fig. 4 sweeps, in the order of their grids.
 GAMMA1_METHODS = tuple(f"C-LSEP (γ={g:g})" for g in GAMMA1_VALUES)
 GAMMA2_METHODS = tuple("DR" if g == DR_KWARGS["gamma2"] else f"DR (γ2={g:g})" for g in GAMMA2_VALUES)
@@ -449,12 +453,14 @@ def method_config(name: str, seed: int = 0, scale: str | None = None, dataset: s
 def planned_runs(scale: str | None = None) -> list[Run]:
     """Every run of the chapter, each once. Mosaics: Table 1 on ``HEADLINE_SEEDS`` (experiment
     ``"comparison"``), the other methods on ``SWEEP_SEEDS`` (``"ablation"``); scenes: their
-    Table 1 rows (``"comparison"``) and ablations, all on ``HEADLINE_SEEDS``; on each data set
+    Table 1 rows (``"comparison"``) and Table 2 and 6 ablations on ``HEADLINE_SEEDS``, the rows of
+    Tables 3-5 and Fig. 4 on ``SWEEP_SEEDS``; on each data set
     ERM again on ``CONTROL_SEEDS`` (``"control"``)."""
     plan = ((DATASET, "comparison", TABLE1_METHODS, HEADLINE_SEEDS),
             (DATASET, "ablation", ABLATION_METHODS, SWEEP_SEEDS),
             (SCENES, "comparison", SCENES_TABLE1_METHODS, HEADLINE_SEEDS),
-            (SCENES, "ablation", SCENES_ABLATION_METHODS, HEADLINE_SEEDS))
+            (SCENES, "ablation", SCENES_ABLATION_METHODS, HEADLINE_SEEDS),
+            (SCENES, "ablation", SCENES_SWEEP_METHODS, SWEEP_SEEDS))
     runs = [Run(dataset, experiment, name, seed, method_config(name, seed, scale, dataset), METHODS[name].setting)
             for dataset, experiment, names, seeds in plan for name in names for seed in seeds]
     return runs + [run for dataset in (DATASET, SCENES) for run in control_runs(runs, dataset, "ERM")]
@@ -617,14 +623,16 @@ def missing_from_batch_table(datasets: dict[str, MultiLabelData], batch_sizes: S
 
 
 def loss_gradient_norms(data: MultiLabelData, scale: str | None = None, seed: int = 0,
-                        methods: Sequence[str] = ("RS", "DB Focal", "C-LSEP (γ=1)", "DR")) -> pd.Series:
-    """Norm of each loss's gradient with respect to the logits at initialisation, on one
-    class-aware training batch: how much each term of an unweighted sum (Table 5) steers."""
-    settings = chapter_scale(scale)
+                        methods: Sequence[str] = ("RS", "DB Focal", "C-LSEP (γ=1)", "DR"),
+                        dataset: str = DATASET) -> pd.Series:
+    """Norm of each loss's gradient with respect to the logits at initialisation (the model
+    of ``dataset``), on one class-aware training batch: how much each term of an unweighted sum
+    (Table 5) steers."""
+    config = method_config("ERM", seed, scale, dataset)
     torch.manual_seed(seed)
-    model = build_model(settings.model, tuple(data.train.inputs.shape[1:]), data.train.num_classes,
-                        **settings.model_kwargs)
-    batch = samplers.class_aware_indices(data.train.targets, num_samples=settings.batch_size,
+    model = build_model(config.model, tuple(data.train.inputs.shape[1:]), data.train.num_classes,
+                        **config.model_kwargs)
+    batch = samplers.class_aware_indices(data.train.targets, num_samples=config.batch_size,
                                          generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         logits = model(data.train.inputs[batch])
@@ -1059,9 +1067,10 @@ def _reasons(table: pd.DataFrame, data: MultiLabelData, scale: str | None) -> di
 
 def _scene_reasons(table: pd.DataFrame, data: MultiLabelData, scale: str | None) -> dict[str, str]:
     """Whether the scenes match COCO-LT on the property a failed claim turns on, with our
-    numbers: class counts and the model (``scale``), how often a class is missing from a batch
-    (``ngc``; a gap of at most 10 points to COCO-LT's rate counts as a match), and the NGC's
-    global shift of the scores (``shift``)."""
+    numbers: class counts and the model (``scale``, also for the Fig. 4 peaks), how often a
+    class is missing from a batch (``ngc``; a gap of at most 10 points to COCO-LT's rate counts
+    as a match), the NGC's global shift of the scores (``shift``) and the balance of two summed
+    losses (as on the mosaics)."""
     groups, probe, batch = data.meta["class_groups"], linear_probe(scale), chapter_scale(scale).batch_size
     missing = missing_from_batch_table({SCENES: data}, batch_sizes=(batch,)).iloc[0]
     ours, coco = missing[f"{SCENES}, random"], missing["COCO-LT, random (from its class counts)"]
@@ -1072,12 +1081,18 @@ def _scene_reasons(table: pd.DataFrame, data: MultiLabelData, scale: str | None)
                f"class-aware batches of {batch} (random batches: {ours:.0f}%, COCO-LT's class counts: {coco:.0f}%), "
                f"so the regime {'matches' if abs(ours - coco) <= 10 else 'does not match'} COCO-LT's on how often "
                "the NGC's case arises")
+    norms = loss_gradient_norms(data, scale, dataset=SCENES)
+    scale_reason = (f"the regime matches COCO-LT's class counts ({len(data.train):,} training images, "
+                    f"{' / '.join(str(len(groups[g])) for g in GROUPS[1:])} head / medium / tail classes against "
+                    f"22 / 33 / 25) but not its model: {model}")
     return {
-        "scale": (f"the regime matches COCO-LT's class counts ({len(data.train):,} training images, "
-                  f"{' / '.join(str(len(groups[g])) for g in GROUPS[1:])} head / medium / tail classes against "
-                  f"22 / 33 / 25) but not its model: {model}"),
+        "scale": scale_reason, "schedule": scale_reason,
         "ngc": f"{batches}; it does not match its model: {model}",
         "shift": f"{_shift_reason(table, SCENES)}; {batches}, not its model ({linear})",
+        **{f"sum with {other}": (
+            f"at initialisation DR's gradient on the logits is {norms['DR'] / norms[norm_of]:.0f} times "
+            f"{other}'s, so the unweighted sum trains almost as DR alone")
+           for other, norm_of in (("DB Focal", "DB Focal"), ("BCE", "RS"))},
     }
 
 
@@ -1108,18 +1123,21 @@ def _in_page_order(claims: list[Claim]) -> list[Claim]:
 
 
 def _scene_claims(table: pd.DataFrame, data: MultiLabelData, scale: str | None) -> list[Claim]:
-    """The claims on the scenes, read beside COCO-LT: every comparison of a paper table
-    (:data:`COMPARISONS`) whose two methods were trained there and whose direction the paper's
+    """The claims on the scenes, read beside COCO-LT: every comparison (:data:`COMPARISONS`)
+    whose two methods were trained there and, for a paper table, whose direction the paper's
     COCO-LT numbers share (on COCO-LT, LSEP is not below RS and DR is ahead of DB Focal on the
-    tail), DR against every baseline trained there but DB Focal, the NGC's selectivity
-    (Fig. 2) and the A/A control."""
+    tail; Fig. 4's gains are the paper's VOC-LT readings), DR against every baseline trained
+    there but DB Focal, the NGC's selectivity (Fig. 2) and the A/A control."""
     reasons = _scene_reasons(table, data, scale)
     c = _Claims(table, data.train.num_classes, SCENES)
     for claim, source, paper, a, b, group, reason in COMPARISONS:
-        if (isinstance(paper, pd.DataFrame) and {a, b} <= set(c.runs)
-                and paper.loc[a, ("COCO-LT", group)] > paper.loc[b, ("COCO-LT", group)]):
-            c.add(claim, source, _paper(paper, a, b, group=group, counterpart="COCO-LT"), a, b, GROUP_COLUMNS[group],
-                  if_not=reasons[reason])
+        if not {a, b} <= set(c.runs):
+            continue
+        if isinstance(paper, pd.DataFrame):
+            if paper.loc[a, ("COCO-LT", group)] <= paper.loc[b, ("COCO-LT", group)]:
+                continue
+            paper = _paper(paper, a, b, group=group, counterpart="COCO-LT")
+        c.add(claim, source, paper, a, b, GROUP_COLUMNS[group], if_not=reasons[reason])
     baselines = [m for m in SCENES_TABLE1_METHODS if m not in ("DR", "DB Focal")]
     best = max(baselines, key=lambda m: PAPER_TABLE1.loc[m, ("COCO-LT", "total")])
     c.add_best("DR beats every baseline trained here except DB Focal (total mAP)", "Table 1",
