@@ -727,9 +727,10 @@ def show(frame: pd.DataFrame, digits: int = 1) -> HTML:
 def show_claims(claims: Sequence[Claim], *sources: str, dataset: str | None = DATASET):
     """The claims on ``dataset`` (every data set for ``None``) whose source starts with one of
     ``sources`` (all if none is given), shown by :func:`~mlteach.reproduce.claims.claim_view` as
-    on every chapter page."""
+    on every chapter page (without the data set column when it names one data set)."""
+    columns = ("claim", "paper", "ours", "effect", "verdict", "note")
     return claim_view([c for c in claims if (not sources or c.source.startswith(sources))
-                       and dataset in (None, c.dataset)])
+                       and dataset in (None, c.dataset)], columns if dataset else ("claim", "dataset", *columns[1:]))
 
 
 # --------------------------------------------------------------------------- figures
@@ -1074,17 +1075,15 @@ def _scene_reasons(table: pd.DataFrame, data: MultiLabelData, scale: str | None)
     groups, probe, batch = data.meta["class_groups"], linear_probe(scale), chapter_scale(scale).batch_size
     missing = missing_from_batch_table({SCENES: data}, batch_sizes=(batch,)).iloc[0]
     ours, coco = missing[f"{SCENES}, random"], missing["COCO-LT, random (from its class counts)"]
-    linear = f"a linear classifier on {data.train.inputs.shape[1]} fixed, label-free features"
-    model = (f"{linear}, trained {probe.epochs} epochs, stands in for a fine-tuned ResNet-50, so what a loss does "
-             "to a backbone's features is not measured")
+    linear = f"a linear classifier on {data.train.inputs.shape[1]} fixed features"
+    model = f"{linear} ({probe.epochs} epochs) cannot show what a loss does to a backbone's features"
     batches = (f"a class lacks a positive in {missing[f'{SCENES}, class-aware']:.0f}% of (batch, class) pairs of "
                f"class-aware batches of {batch} (random batches: {ours:.0f}%, COCO-LT's class counts: {coco:.0f}%), "
                f"so the regime {'matches' if abs(ours - coco) <= 10 else 'does not match'} COCO-LT's on how often "
                "the NGC's case arises")
     norms = loss_gradient_norms(data, scale, dataset=SCENES)
-    scale_reason = (f"the regime matches COCO-LT's class counts ({len(data.train):,} training images, "
-                    f"{' / '.join(str(len(groups[g])) for g in GROUPS[1:])} head / medium / tail classes against "
-                    f"22 / 33 / 25) but not its model: {model}")
+    scale_reason = (f"the regime matches COCO-LT's class counts ({len(data.train):,} images; head / medium / tail "
+                    f"{'/'.join(str(len(groups[g])) for g in GROUPS[1:])} vs 22/33/25), not its model: {model}")
     return {
         "scale": scale_reason, "schedule": scale_reason,
         "ngc": f"{batches}; it does not match its model: {model}",
