@@ -172,33 +172,18 @@ def reduce(values: torch.Tensor, reduction: str, denominator: int | float | torc
 BLOCK_ENTRIES = 1 << 15
 
 
-def map_row_blocks(fn, *args):
-    """Run ``fn(*args)`` on blocks of rows and stitch its outputs back into full tensors.
+def row_blocks(tensor: torch.Tensor) -> list[slice]:
+    """Slices of the rows (dimension -2) of ``tensor`` in blocks of about :data:`BLOCK_ENTRIES`
+    entries, every leading index at once: ``tensor[..., part, :]`` is one block.
 
-    Every ``[B, C]`` tensor among ``args`` (the first one sets B) is cut into blocks of rows;
-    other arguments (scalars, per-class vectors, ``None``) are passed whole. ``fn`` returns a
-    tuple of ``[rows, ...]`` tensors (or ``None``s) and must treat rows independently. On CPU,
-    a chain of elementwise ops on a large tensor is dominated by memory traffic and fresh
-    allocations; on cache-sized blocks the temporaries are cheap. Small inputs, and tensors on
-    other devices (where a block costs a kernel launch per op), are passed whole, without
-    copies.
-    """
-    rows, cols = args[0].shape
-    step = max(1, BLOCK_ENTRIES // max(cols, 1))
-    if rows <= step or args[0].device.type != "cpu":
-        return fn(*args)
-
-    outputs = None
-    for start in range(0, rows, step):
-        part = slice(start, start + step)
-        pieces = fn(*(_row_block(arg, part, rows) for arg in args))
-        if outputs is None:
-            outputs = [None if piece is None else piece.new_empty((rows, *piece.shape[1:]))
-                       for piece in pieces]
-        for full, piece in zip(outputs, pieces):
-            if piece is not None:
-                full[part] = piece
-    return tuple(outputs)
+    On CPU, a chain of elementwise ops on a large tensor is dominated by memory traffic and
+    fresh allocations; on cache-sized blocks the temporaries are cheap. Small inputs, and
+    tensors on other devices (where a block costs a kernel launch per op), are one block."""
+    rows = tensor.shape[-2]
+    step = max(1, BLOCK_ENTRIES * rows // max(tensor.numel(), 1))
+    if rows <= step or tensor.device.type != "cpu":
+        return [slice(None)]
+    return [slice(start, start + step) for start in range(0, rows, step)]
 
 
 class _ClosedFormElementwise(torch.autograd.Function):
@@ -212,16 +197,15 @@ class _ClosedFormElementwise(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, kernel, gradient, operands, scale):
         need_grad = ctx.needs_input_grad[0]
-        rows = logits.shape[-2]
-        step = max(1, BLOCK_ENTRIES // max(logits[..., :1, :].numel(), 1))
-        if rows <= step or logits.device.type != "cpu":  # see map_row_blocks
+        parts = row_blocks(logits)
+        if len(parts) == 1:
             values, local_grad = kernel(logits, *operands, need_grad=need_grad)
             result = values if scale is None else values.sum().mul_(scale)
         else:
+            rows = logits.shape[-2]
             result = logits.new_zeros(()) if scale is not None else logits.new_empty(logits.shape)
             local_grad = logits.new_empty(logits.shape) if need_grad else None
-            for start in range(0, rows, step):
-                part = slice(start, start + step)
+            for part in parts:
                 block = (..., part, slice(None))  # rows of every leading index (e.g. every expert)
                 values, block_grad = kernel(logits[block], *(_row_block(o, part, rows) for o in operands),
                                             need_grad=need_grad)
@@ -262,7 +246,7 @@ def closed_form_loss(kernel, gradient, logits: torch.Tensor, *operands, reductio
     ``logits`` may also have leading dimensions, ``[..., B, C]`` (BalPoE's experts), which the
     kernel must broadcast its ``[B, C]`` operands against; ``"mean"`` then divides by every entry.
     On CPU, inputs larger than :data:`BLOCK_ENTRIES` are computed block by block of rows, every
-    leading index at once (see :func:`map_row_blocks`). ``gradient(x)`` returns the same local gradient from
+    leading index at once (see :func:`row_blocks`). ``gradient(x)`` returns the same local gradient from
     differentiable, out-of-place operations (it captures the labels it needs, not the kernel's
     temporaries, which are freed after the forward pass); it is used only for second
     derivatives (double backward). The kernel runs without autograd, so it may work in place on
@@ -270,3 +254,4 @@ def closed_form_loss(kernel, gradient, logits: torch.Tensor, *operands, reductio
     operands = tuple(o.detach() if isinstance(o, torch.Tensor) else o for o in operands)
     scale = None if reduction == "none" else 1.0 if reduction == "sum" else 1.0 / logits.numel()
     return _ClosedFormElementwise.apply(logits, kernel, gradient, operands, scale)
+

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -47,7 +48,7 @@ from ._checks import (
     check_unit_interval,
     closed_form_loss,
     compute_dtype,
-    map_row_blocks,
+    row_blocks,
 )
 
 __all__ = [
@@ -418,25 +419,43 @@ def _check_rate_or_threshold(rate, threshold, name: str) -> None:
     check_settings(name, LARGE_LOSS_SETTINGS, rate=rate, threshold=threshold)
 
 
-def _assume_negative_losses(x: torch.Tensor, targets: torch.Tensor):
-    """Per-entry AN losses ``(1 - y) x - log sigmoid(x)`` (y = 1 on known positives, else 0);
-    the same with -inf on known entries, which is what Large Loss ranks (so they never rank);
-    and the number of unknown entries. The one definition shared by :func:`large_loss` and the
-    trainer's :func:`large_loss_selection`."""
+class _AssumeNegativePass(NamedTuple):
+    """One pass of AN over the logits: what Large Loss ranks and what its loss and gradient start from."""
 
-    def block(x, targets):
-        t = targets.to(x.dtype)
-        positive = t.clamp_min(0)
-        unknown = positive - t  # 1 where t = -1, +0 (never -0) elsewhere
-        losses = torch.addcmul(x, x, positive, value=-1).sub_(F.logsigmoid(x))
-        # + 0 on unknown entries, + (-1 / +0) = -inf on known ones: arithmetic, because boolean
-        # masks (torch.where, masked_fill) are several times slower on CPU
-        ranked = (unknown - 1).div_(unknown).add_(losses)
-        return losses, ranked, unknown.sum(dim=1)
+    ranked: torch.Tensor  #: per-entry AN loss on unknown entries, -inf on known ones (they never rank)
+    num_unknown: int
+    known_loss_sum: torch.Tensor  #: sum of the known entries' AN losses (float64)
+    grad: torch.Tensor | None  #: AN gradient sigmoid(x) - y, when asked for
+    losses: torch.Tensor | None  #: per-entry AN losses, when asked for
 
+
+def _assume_negative_pass(x: torch.Tensor, targets: torch.Tensor, need_grad: bool = False,
+                          keep_losses: bool = False) -> _AssumeNegativePass:
+    """AN losses ``(1 - y) x - log sigmoid(x)`` (y = 1 on known positives, else 0): ranked, the
+    known entries' sum, and optionally the AN gradient and the per-entry losses. One pass over
+    blocks of rows, written straight into the full outputs. The one definition shared by
+    :func:`large_loss` and the trainer's :func:`large_loss_selection`."""
+    x = x.detach()
+    ranked = torch.empty_like(x)
+    grad = torch.empty_like(x) if need_grad else None
+    losses = torch.empty_like(x) if keep_losses else None
+    known_sum, unknown_count = (x.new_zeros((), dtype=torch.float64) for _ in range(2))
     with torch.no_grad():
-        losses, ranked, unknown_per_row = map_row_blocks(block, x.detach(), targets)
-    return losses, ranked, int(unknown_per_row.sum(dtype=torch.float64))
+        for part in row_blocks(x):
+            xb = x[part]
+            t = targets[part].to(x.dtype)
+            positive = t.clamp_min(0)
+            unknown = positive - t  # 1 where t = -1, +0 (never -0) elsewhere
+            block_losses = torch.addcmul(xb, xb, positive, value=-1,
+                                         out=None if losses is None else losses[part]).sub_(F.logsigmoid(xb))
+            known_sum += torch.dot(block_losses.reshape(-1), torch.rsub(unknown, 1).reshape(-1))
+            # + 0 on unknown entries, + (-1 / +0) = -inf on known ones: arithmetic, because boolean
+            # masks (torch.where, masked_fill) are several times slower on CPU
+            torch.add((unknown - 1).div_(unknown), block_losses, out=ranked[part])
+            unknown_count += unknown.sum()
+            if need_grad:
+                torch.sigmoid(xb, out=grad[part]).sub_(positive)
+    return _AssumeNegativePass(ranked, int(unknown_count), known_sum, grad, losses)
 
 
 def _kth_largest_unknown_loss(ranked: torch.Tensor, num_unknown: int, rate: float):
@@ -451,50 +470,57 @@ def _kth_largest_unknown_loss(ranked: torch.Tensor, num_unknown: int, rate: floa
     return float(ranked.reshape(-1).kthvalue(position + 1).values)
 
 
+class _Cut(NamedTuple):
+    """Where Large Loss cuts the ranked losses: an entry is selected when its ranked loss is
+    ``>= value`` (relative: the k-th largest; ties included) or ``> value`` (absolute)."""
+
+    value: float
+    strict: bool
+
+    def selected(self, ranked: torch.Tensor) -> torch.Tensor:
+        """Boolean mask of the selected entries."""
+        return ranked > self.value if self.strict else ranked >= self.value
+
+    def selected_float(self, ranked: torch.Tensor) -> torch.Tensor:
+        """1.0 on the selected entries, 0.0 elsewhere, in arithmetic: comparisons into boolean
+        tensors, and the masks made from them, are several times slower on CPU."""
+        side = torch.sub(ranked, self.value).sign_()  # +1 above the cut, 0 on it, -1 below (and on -inf)
+        return side.clamp_min_(0) if self.strict else side.add_(1).clamp_max_(1)
+
+
 def _large_loss_selection(x: torch.Tensor, targets: torch.Tensor, rate: float | None, threshold: float | None):
-    """The one ranking of Large Loss: ``(AN losses, boolean mask of the selected unknown
-    entries)``, or ``(None, None)`` when nothing can be selected (rate 0, the relative schedule's
-    first epoch) and ``(losses, None)`` when k = 0."""
+    """Boolean mask of the selected unknown entries, or None when none is."""
     if threshold is None and rate == 0:
-        return None, None
-    losses, ranked, num_unknown = _assume_negative_losses(x, targets)
+        return None
+    an = _assume_negative_pass(x, targets)
+    cut = _cut(an.ranked, an.num_unknown, rate, threshold)
+    return None if cut is None else cut.selected(an.ranked)
+
+
+def _cut(ranked: torch.Tensor, num_unknown: int, rate: float | None, threshold: float | None) -> _Cut | None:
+    """The one ranking of Large Loss: where it cuts the ranked losses (None: nothing selected,
+    rate 0 or k = 0)."""
     if threshold is not None:
-        return losses, ranked > threshold
-    cut = _kth_largest_unknown_loss(ranked, num_unknown, rate)
-    return losses, None if cut is None else ranked >= cut
+        return _Cut(threshold, strict=True)
+    if rate == 0:
+        return None
+    value = _kth_largest_unknown_loss(ranked, num_unknown, rate)
+    return None if value is None else _Cut(value, strict=False)
 
 
-def _large_loss_kernel(scheme: str, rate: float | None, threshold: float | None):
-    """Kernel and differentiable gradient of Large Loss: AN loss and gradient per entry; the
-    selected entries (a boolean operand, None for none) are rejected or flipped to 1."""
+def _large_loss_gradient(scheme: str, rate: float | None, threshold: float | None, targets: torch.Tensor):
+    """Large Loss's local gradient in differentiable operations (for second derivatives; the
+    selection is recomputed from the logits, not kept)."""
 
-    def kernel(x, targets, losses, selected, need_grad):
-        positive = targets.clamp_min(0)
-        grad = torch.sigmoid(x).sub_(positive) if need_grad else None  # p - y
-        if losses is None:  # rate 0: plain AN
-            losses = torch.addcmul(x, x, positive.to(x.dtype), value=-1).sub_(F.logsigmoid(x))
-        if selected is None:
-            return losses, grad
-        if scheme == "LL-R":  # loss and gradient 0, the entry stays in the B * C denominator
-            kept = selected.logical_not()
-            if grad is not None:
-                grad.mul_(kept)
-            return losses.mul_(kept), grad
-        # LL-Ct / LL-Cp: target 0 -> 1 turns softplus(x) into softplus(x) - x = softplus(-x)
-        flipped = selected.to(x.dtype)
-        if grad is not None:
-            grad.sub_(flipped)
-        return losses.addcmul_(x, flipped, value=-1), grad
-
-    def gradient(x, targets):  # the kernel's gradient, differentiable (the selection recomputed, not kept)
+    def gradient(x):
         grad = torch.sigmoid(x) - targets.clamp_min(0).to(x.dtype)
-        _, selected = _large_loss_selection(x.detach(), targets, rate, threshold)
+        selected = _large_loss_selection(x.detach(), targets, rate, threshold)
         if selected is None:
             return grad
         selected = selected.to(x.dtype)
         return grad * (1 - selected) if scheme == "LL-R" else grad - selected
 
-    return kernel, gradient
+    return gradient
 
 
 def large_loss_selection(logits: torch.Tensor, targets: torch.Tensor, rate: float | None = None,
@@ -517,21 +543,69 @@ def large_loss_selection(logits: torch.Tensor, targets: torch.Tensor, rate: floa
     name = "large_loss_selection"
     check_logits_targets(logits, targets, name=name)
     _check_rate_or_threshold(rate, threshold, name)
-    _, selected = _large_loss_selection(logits.detach().to(compute_dtype(logits)), targets, rate, threshold)
+    selected = _large_loss_selection(logits.detach().to(compute_dtype(logits)), targets, rate, threshold)
     return torch.zeros(logits.shape, dtype=torch.bool, device=logits.device) if selected is None else selected
 
 
-def _large_loss(logits, targets, rate, scheme, reduction, threshold, name):
+class _LargeLoss(torch.autograd.Function):
+    """Large Loss from one AN pass (:func:`_assume_negative_pass`) and its cut. Block by block,
+    the unknown entries' losses are summed as modified (rejected: 0; corrected: ``softplus(x) -
+    x``) and their AN gradient is rejected or corrected in place, so the backward pass is one
+    multiply. (A kernel of :func:`closed_form_loss` sees each block once, before the cut is
+    known.) Sums are accumulated in float64. Second derivatives: the differentiable ``gradient``."""
+
+    @staticmethod
+    def forward(ctx, x, an, cut, scheme, scale, gradient):
+        flip = scheme != "LL-R"  # LL-Ct / LL-Cp: target 0 -> 1 turns softplus(x) into softplus(x) - x
+        total = an.known_loss_sum.clone()
+        for part in row_blocks(x):
+            ranked, logits = an.ranked[part], x[part]
+            unknown_losses = ranked.clamp_min(0)  # AN losses are >= 0; the known entries' -inf becomes 0
+            if cut is None:
+                total += unknown_losses.sum()
+                continue
+            selected = cut.selected_float(ranked)
+            if flip:  # entry by entry, softplus(x) - x, then summed (no cancellation between sums)
+                total += torch.addcmul(unknown_losses, logits, selected, value=-1).sum()
+            else:
+                total += torch.dot(unknown_losses.reshape(-1), torch.rsub(selected, 1).reshape(-1))
+            if an.grad is not None:  # the gradient of softplus(-x) is sigmoid(x) - 1; a rejected entry has none
+                grad = an.grad[part]
+                if flip:
+                    grad.sub_(selected)
+                else:
+                    grad.addcmul_(grad, selected, value=-1)
+            if an.losses is not None:
+                losses = an.losses[part]
+                losses.addcmul_(logits if flip else losses, selected, value=-1)
+        result = an.losses if scale is None else total.mul_(scale).to(x.dtype)
+        ctx.scale, ctx.gradient = scale, gradient
+        ctx.save_for_backward(x, an.grad)
+        return result
+
+    @staticmethod
+    def backward(ctx, grad_result):
+        x, grad = ctx.saved_tensors
+        if ctx.scale is not None:
+            grad_result = grad_result * ctx.scale  # a scalar
+        if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable
+            grad = ctx.gradient(x)
+        return grad * grad_result, None, None, None, None, None
+
+
+def _large_loss(logits, targets, rate, scheme, reduction, threshold, name, want_selection=False):
     """``(loss, selection or None)``: AN per entry, with the selected entries rejected or
-    corrected, from one ranking (whose AN losses the kernel reuses)."""
+    corrected, from one AN pass and one cut (the boolean selection is built only when
+    ``want_selection``)."""
     x = _prepare(logits, targets, reduction, name)
     check_settings(name, LARGE_LOSS_SETTINGS, scheme=scheme)
     _check_rate_or_threshold(rate, threshold, name)
-    losses, selected = _large_loss_selection(x.detach(), targets, rate, threshold)
-    kernel, gradient = _large_loss_kernel(scheme, rate, threshold)
-    loss = closed_form_loss(kernel, lambda z: gradient(z, targets.detach()), x, targets, losses, selected,
-                            reduction=reduction)
-    return loss, selected
+    an = _assume_negative_pass(x, targets, need_grad=x.requires_grad, keep_losses=reduction == "none")
+    cut = _cut(an.ranked, an.num_unknown, rate, threshold)
+    scale = None if reduction == "none" else 1.0 if reduction == "sum" else 1.0 / x.numel()
+    gradient = _large_loss_gradient(scheme, rate, threshold, targets.detach())
+    loss = _LargeLoss.apply(x, an, cut, scheme, scale, gradient)
+    return loss, None if cut is None or not want_selection else cut.selected(an.ranked)
 
 
 def large_loss(logits: torch.Tensor, targets: torch.Tensor, rate: float | None = None,
@@ -578,7 +652,8 @@ def large_loss_with_selection(logits: torch.Tensor, targets: torch.Tensor, rate:
     >>> round(loss.item(), 4), selected.sum().item()
     (0.1859, 2)
     """
-    loss, selected = _large_loss(logits, targets, rate, scheme, reduction, threshold, "large_loss_with_selection")
+    loss, selected = _large_loss(logits, targets, rate, scheme, reduction, threshold, "large_loss_with_selection",
+                                   want_selection=True)
     if selected is None:
         selected = torch.zeros(logits.shape, dtype=torch.bool, device=logits.device)
     return loss, selected

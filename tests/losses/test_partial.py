@@ -36,6 +36,7 @@ from mlteach.losses import (
     negative_label_smoothing_loss,
 )
 
+from mlteach.losses import _checks
 from mlteach.losses import partial as partial_module
 
 from .conftest import NAN, PARTIAL_LOSSES, entries, random_problem, sigmoid
@@ -313,6 +314,21 @@ def test_large_loss_treats_negative_zero_targets_as_known_negatives():
     assert large_loss_selection(logits, targets, threshold=0.0).tolist() == [[False, True, False]]
 
 
+def test_large_loss_mean_is_exact_when_the_modified_losses_dwarf_the_rest(monkeypatch):
+    """The loss is summed from the modified entries (never as a difference of large sums), on
+    several blocks of rows."""
+    monkeypatch.setattr(_checks, "BLOCK_ENTRIES", 8)
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.full((40, 5), 30.0)  # unknown entries: AN loss softplus(30), about 30
+    targets = -torch.ones(40, 5)
+    targets[:, 0] = 1.0  # known positives with losses about e^-10
+    logits[:, 0] = torch.randn(40, generator=generator) + 10
+    for scheme in ("LL-R", "LL-Ct"):
+        want, _ = large_loss_reference(logits.double(), targets, 1.0, scheme)
+        got = large_loss(logits, targets, rate=1.0, scheme=scheme)
+        torch.testing.assert_close(got.double(), want.sum() / want.numel(), rtol=1e-6, atol=0)
+
+
 def test_large_loss_absolute_threshold():
     logits = torch.tensor([[2.0, 0.0, -3.0, 2.0]], dtype=torch.float64)
     targets = torch.tensor([[-1.0, -1.0, -1.0, 0.0]])
@@ -335,11 +351,16 @@ def test_large_loss_with_selection_is_the_loss_and_the_selection_of_one_ranking(
     loss.backward()
     (expected,) = torch.autograd.grad(large_loss(x, targets, scheme=scheme, **setting), x)
     torch.testing.assert_close(x.grad, expected)
-    ranked = []
-    original = partial_module._assume_negative_losses
-    monkeypatch.setattr(partial_module, "_assume_negative_losses", lambda *args: ranked.append(1) or original(*args))
+    calls = {"_assume_negative_pass": 0, "_kth_largest_unknown_loss": 0}
+    for name in calls:
+        def counted(*args, name=name, original=getattr(partial_module, name), **kwargs):
+            calls[name] += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(partial_module, name, counted)
     large_loss_with_selection(logits, targets, scheme=scheme, **setting)
-    assert len(ranked) == (0 if setting.get("rate") == 0.0 else 1)
+    assert calls["_assume_negative_pass"] == 1  # one pass: AN losses, their gradient, the ranked losses
+    assert calls["_kth_largest_unknown_loss"] == (1 if setting.get("rate") else 0)  # one ranking (relative)
 
 
 def test_large_loss_rate_zero_is_an_and_gradcheck():

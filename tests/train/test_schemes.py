@@ -224,8 +224,8 @@ def test_large_loss_objective_ranks_the_losses_once_per_step(monkeypatch):
     objective = Objective(TrainConfig(loss="large_loss", loss_kwargs={"scheme": "LL-Cp"}, large_loss_delta_rel=0.25),
                           targets)
     ranked = []
-    original = partial._assume_negative_losses
-    monkeypatch.setattr(partial, "_assume_negative_losses", lambda *args: ranked.append(1) or original(*args))
+    original = partial._assume_negative_pass
+    monkeypatch.setattr(partial, "_assume_negative_pass", lambda *args, **kwargs: ranked.append(1) or original(*args, **kwargs))
     logits = torch.tensor([[0.5, 3.0, -1.0, 0.0], [2.0, 0.1, 1.0, -2.0]], requires_grad=True)
     loss, modified = objective(logits, None, None, targets, None, epoch=2)
     assert len(ranked) == 1
