@@ -6,13 +6,14 @@ float32 and the loss is returned in float32. NaN logits give a NaN loss.
 
 from __future__ import annotations
 
+import functools
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ._checks import REAL, REDUCTIONS, check_logits_targets, check_settings, compute_dtype, reduce
-from ._label_sets import LineHead, SetLSE, line_loss, mean_weight, membership, signed_values
+from ._label_sets import LineHead, SetLSE, line_loss, mean_weight, membership
 
 REDUCTION_SETTINGS = {"reduction": REDUCTIONS}
 WARP_SETTINGS = {"margin": REAL, "reduction": REDUCTIONS}
@@ -111,12 +112,14 @@ def warp_loss(logits: torch.Tensor, targets: torch.Tensor, margin: float = 1.0,
 
     where ``r_p = |{n in N : x_n > x_p - margin}|`` is the number of negatives violating the
     margin against ``p`` (the rank the original paper estimates by sampling). The ranks are
-    treated as constants in backprop. Computed without a ``|P| x |N|`` tensor: each sample's
-    positives are sorted (k = most positives in a sample), every negative is put in the bucket
-    of the positives it violates (``searchsorted``), and suffix sums of the bucket counts and
-    logit sums give ``r_p`` and ``sum_{violators} x_n``: O(B C log k). Samples without
-    positives are skipped: ``"mean"`` divides by the number of samples with a positive;
-    ``"none"`` returns the ``[B]`` terms.
+    treated as constants in backprop, so the gradient is closed form -- ``-L(r_p) r_p`` for a
+    positive, the sum of ``L(r_p)`` over the positives it violates for a negative -- and the
+    second derivative is 0. Each positive's hinges ``max(0, x_n - (x_p - margin))`` over its
+    sample's classes (0 off the negatives) give ``r_p`` (the nonzero ones) and the hinge sum:
+    O(|P| C) for the batch's |P| positives, in blocks of samples that stay in cache on CPU.
+    Samples without positives are skipped: ``"mean"`` divides by the number of samples with a
+    positive; ``"none"`` returns the ``[B]`` terms. A NaN logit in a sample with a positive
+    makes its term NaN.
 
     >>> logits = torch.tensor([[2.0, -1.0, 0.5], [0.0, 1.0, -2.0]])
     >>> targets = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, -1.0]])
@@ -129,27 +132,105 @@ def warp_loss(logits: torch.Tensor, targets: torch.Tensor, margin: float = 1.0,
     check_logits_targets(logits, targets, name=name)
     check_settings(name, WARP_SETTINGS, margin=margin, reduction=reduction)
     x = logits.to(compute_dtype(logits))
-    t = targets.detach().to(x.dtype)
-    positive, negative = membership(t, "positive"), membership(t, "negative")
-    positives = positive.sum(1)
-    most = int(positives.max())
-    if most == 0:
-        return reduce(x.sum(1) * 0, reduction, 0)
-    # each sample's positives in ascending order, padded with +inf
-    lowest, _ = signed_values(x, positive, "positive").topk(most, dim=1)
-    lowest = -lowest
-    # bucket j of a negative: it violates the j lowest positives (x_n > x_p - margin)
-    bucket = torch.searchsorted((lowest - margin).detach(), x.detach())
-    counts = x.new_zeros(x.shape[0], most + 1).scatter_add_(1, bucket, negative)
-    sums = x.new_zeros(x.shape[0], most + 1).scatter_add(1, bucket, x * negative)
-    # positive i (0-based) is violated by the negatives in buckets i + 1 and above
-    ranks = counts.flip(1).cumsum(1).flip(1)[:, 1:].long()
-    violator_sums = sums.flip(1).cumsum(1).flip(1)[:, 1:]
-    real = torch.arange(most, device=x.device) < positives.unsqueeze(1)
-    harmonic = F.pad(torch.arange(1, x.shape[1] + 1, dtype=x.dtype, device=x.device).reciprocal().cumsum(0), (1, 0))
-    hinge_sums = ranks * (margin - torch.where(real, lowest, 0.0)) + violator_sums
-    terms = torch.where(real, harmonic[ranks] * hinge_sums, 0.0).sum(1)
-    return reduce(terms, reduction, (positives > 0).sum())
+    return _WARP.apply(x, targets.detach().to(x.dtype), float(margin), reduction)
+
+
+#: samples per block on CPU: about this many logits, so that a block and its hinge rows stay in
+#: a core's cache
+WARP_BLOCK_ENTRIES = 1 << 17
+#: at most this many hinge entries (positives x classes) at once, on any device: bounds the
+#: memory when samples have many positives
+WARP_HINGE_ENTRIES = 1 << 22
+
+
+@functools.lru_cache(maxsize=32)
+def _rank_weights(classes: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``[L(r), -r L(r)]`` for the ranks r = 0..classes, as a ``[2, classes + 1]`` table (summed in
+    float64; cached, read only)."""
+    ranks = torch.arange(classes + 1, dtype=torch.float64)
+    harmonic = F.pad(ranks[1:].reciprocal().cumsum(0), (1, 0))
+    return torch.stack([harmonic, -ranks * harmonic]).to(dtype=dtype, device=device)
+
+
+def _warp_block(x: torch.Tensor, t: torch.Tensor, margin: float, table: torch.Tensor, grad):
+    """WARP on a block of samples: writes ``d ell / d x`` into ``grad`` (None: not needed) and
+    returns, for each positive p in row-major order, its row, ``L(r_p)`` and its hinge sum."""
+    classes = x.shape[1]
+    positives = t.clamp(min=0).bool().view(-1).nonzero().view(-1)  # flat indices, row-major
+    rows = positives.div(classes, rounding_mode="floor")
+    thresholds = x.view(-1).index_select(0, positives).sub_(margin).unsqueeze(1)  # x_p - margin
+    square = t * t
+    negatives = torch.addcdiv(x, square, square.sub(1), value=-1)  # x on negatives, -inf elsewhere
+    if grad is not None:
+        grad.zero_()  # here, while the block is in cache
+    step = max(1, WARP_HINGE_ENTRIES // classes)
+    if len(positives) <= step:
+        return (rows, *_warp_hinges(negatives, positives, rows, thresholds, table, grad))
+    chunks = [_warp_hinges(negatives, positives[i:i + step], rows[i:i + step], thresholds[i:i + step],
+                           table, grad) for i in range(0, len(positives), step)]
+    return (rows, *(torch.cat(pieces) for pieces in zip(*chunks)))
+
+
+def _warp_hinges(negatives, positives, rows, thresholds, table, grad):
+    """``L(r_p)`` and the hinge sum of each positive, from its row of hinges over the negatives."""
+    # x_n - (x_p - margin) > 0 exactly when x_n > x_p - margin (IEEE subtraction): a tie is no violation
+    hinges = negatives.index_select(0, rows).sub_(thresholds).clamp_(min=0)
+    hinge_sums = hinges.sum(1)
+    weights, positive_grads = table.index_select(1, hinges.gt_(0).sum(1).long())  # a NaN hinge counts 0
+    if grad is not None:
+        grad.index_add_(0, rows, hinges.mul_(weights.unsqueeze(1)))
+        grad.view(-1).index_copy_(0, positives, positive_grads)
+    return weights, hinge_sums
+
+
+class _WARP(torch.autograd.Function):
+    """:func:`warp_loss` on float logits and targets: the loss and its closed-form gradient in
+    one pass over blocks of samples; backward scales the kept gradient."""
+
+    @staticmethod
+    def forward(ctx, logits, t, margin, reduction):
+        x, t = logits.contiguous(), t.contiguous()
+        table = _rank_weights(x.shape[1], x.dtype, x.device)
+        local_grad = torch.empty_like(x) if ctx.needs_input_grad[0] else None
+        terms = x.new_zeros(x.shape[0]) if reduction == "none" else None
+        total, samples = None, 0
+        step = max(1, WARP_BLOCK_ENTRIES // x.shape[1]) if x.device.type == "cpu" else x.shape[0]
+        for start in range(0, x.shape[0], step):
+            part = slice(start, start + step)
+            rows, weights, hinge_sums = _warp_block(x[part], t[part], margin, table,
+                                                    None if local_grad is None else local_grad[part])
+            if terms is not None:
+                terms[part].index_add_(0, rows, weights.mul_(hinge_sums))
+                continue
+            block_total = torch.dot(weights, hinge_sums)
+            total = block_total if total is None else total.add_(block_total)
+            if reduction == "mean":
+                samples += rows.unique_consecutive().numel()
+        ctx.scale = None if terms is not None else 1.0 if reduction == "sum" else 1.0 / max(samples, 1)
+        ctx.save_for_backward(local_grad, logits)
+        return terms if terms is not None else total.mul_(ctx.scale)
+
+    @staticmethod
+    def backward(ctx, grad_value):
+        local_grad, logits = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: the gradient as a function of the logits
+            local_grad = _RankConstantGradient.apply(logits, local_grad)
+        if ctx.scale is None:
+            return local_grad * grad_value.unsqueeze(1), None, None, None
+        return local_grad * (grad_value * ctx.scale), None, None, None
+
+
+class _RankConstantGradient(torch.autograd.Function):
+    """WARP's gradient as a function of the logits, for second derivatives: constant wherever it
+    is defined (the ranks are constants and the hinges linear), so its own derivative is 0."""
+
+    @staticmethod
+    def forward(ctx, logits, local_grad):
+        return local_grad.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return torch.zeros_like(grad), None
 
 
 class BCELoss(nn.Module):

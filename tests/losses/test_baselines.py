@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from mlteach.losses import (BCELoss, MultiLabelSoftmaxLoss, WARPLoss, bce_loss, multilabel_softmax_loss,
                             warp_loss)
 from mlteach.losses import _label_sets as label_sets
+from mlteach.losses import baselines
 
 
 # ---------------------------------------------------------------- reference definitions
@@ -119,6 +120,132 @@ def test_warp_rank_weight_is_harmonic():
     t = torch.tensor([[1.0, 0, 0, 0, 0]], dtype=torch.float64)
     hinges = (1 - 0 + torch.tensor([1.0, 2.0, 3.0])).sum()
     torch.testing.assert_close(warp_loss(x, t), (1 + 1 / 2 + 1 / 3) * hinges.double())
+
+
+def warp_pairwise(x, t, margin):
+    """WARP per sample from each sample's |P| x |N| pair matrix, in float64 with the ranks as
+    constants (violation: x_n > x_p - margin, strictly); differentiable in ``x``."""
+    terms = []
+    for row, labels in zip(x, t):
+        positives, negatives = row[labels == 1].unsqueeze(1), row[labels == 0].unsqueeze(0)
+        violates = negatives > positives - margin
+        harmonic = torch.tensor([sum(1.0 / i for i in range(1, int(r) + 1)) for r in violates.sum(1)],
+                                dtype=x.dtype)
+        terms.append((harmonic * ((margin - positives + negatives) * violates).sum(1)).sum())
+    return torch.stack(terms)
+
+
+def warp_problem(seed):
+    """Random shape (the seeds tested include 1 sample and 1 class) and labels; logits either on a
+    grid of halves, where ties x_n == x_p - margin are frequent for the margins tested, or
+    continuous. Of 4 or more samples, the first has no known label, the second no negative,
+    the third no positive."""
+    generator = torch.Generator().manual_seed(seed)
+    rows, cols = (int(torch.randint(1, high, (1,), generator=generator)) for high in (12, 30))
+    if seed % 2:
+        x = torch.randint(-6, 7, (rows, cols), generator=generator).double() / 2
+    else:
+        x = torch.randn(rows, cols, generator=generator, dtype=torch.float64) * 3
+    t = torch.randint(-1, 2, (rows, cols), generator=generator).double()
+    if rows >= 4:
+        t[0] = -1.0
+        t[1][t[1] == 0] = 1.0
+        t[2][t[2] == 1] = -1.0
+    return x, t
+
+
+@pytest.mark.parametrize("margin", [0.0, 0.5, 1.0, 2.5])
+@pytest.mark.parametrize("seed", range(6))
+def test_warp_values_and_gradients_equal_the_pair_matrix(seed, margin):
+    x, t = warp_problem(seed + 10 * int(margin * 2))
+    x.requires_grad_(True)
+    has_positive = max(int((t == 1).any(1).sum()), 1)
+    weights = torch.rand(x.shape[0], dtype=torch.float64)
+    for reduction, reduce_terms in (("none", lambda terms: terms), ("sum", torch.sum),
+                                    ("mean", lambda terms: terms.sum() / has_positive)):
+        expected = reduce_terms(warp_pairwise(x, t, margin))
+        value = warp_loss(x, t, margin, reduction)
+        torch.testing.assert_close(value, expected.detach(), rtol=1e-12, atol=1e-12)
+        (expected_grad,) = torch.autograd.grad((expected * weights[:expected.numel()]).sum(), x)
+        (grad,) = torch.autograd.grad((value * weights[:value.numel()]).sum(), x)
+        torch.testing.assert_close(grad, expected_grad, rtol=1e-12, atol=1e-12)
+    with torch.no_grad():  # no gradient kept: the same value
+        torch.testing.assert_close(warp_loss(x, t, margin), warp_loss(x.detach(), t, margin))
+
+
+def test_warp_gradient_is_closed_form():
+    """d/dx_p = -L(r_p) r_p, d/dx_n = sum of L(r_p) over the positives n violates; a tie
+    (x_n == x_p - margin) is no violation, unknown entries get 0."""
+    x = torch.tensor([[1.0, 0.0, 0.5, 2.0, -1.0, 3.0]], requires_grad=True)
+    t = torch.tensor([[1.0, 0.0, 0.0, 1.0, 0.0, -1.0]])
+    # margin 1: p = 1.0 is violated by 0.5 (0.0 ties: no), p = 2.0 by none
+    warp_loss(x, t, margin=1.0, reduction="sum").backward()
+    torch.testing.assert_close(x.grad, torch.tensor([[-1.0, 0.0, 1.0, 0.0, 0.0, 0.0]]))
+    x.grad = None
+    warp_loss(x, t, margin=2.5, reduction="sum").backward()  # p = 1.0: by 0, 0.5, -1; p = 2.0: by 0, 0.5
+    h2, h3 = 1 + 1 / 2, 1 + 1 / 2 + 1 / 3
+    torch.testing.assert_close(x.grad, torch.tensor([[-3 * h3, h3 + h2, h3 + h2, -2 * h2, h3, 0.0]]))
+
+
+@pytest.mark.parametrize("block_entries, hinge_entries", [(1, 1), (21, 14), (1 << 30, 7)])
+def test_warp_blocks_and_hinge_chunks_agree(monkeypatch, block_entries, hinge_entries):
+    """Samples cut into blocks (one per block; three of 7 classes) and positives into chunks of
+    hinge rows (one; two, splitting samples; one per chunk in a single block) give the same terms
+    and gradients as one pass."""
+    generator = torch.Generator().manual_seed(5)
+    x = torch.randn(23, 7, generator=generator, dtype=torch.float64, requires_grad=True)
+    t = torch.randint(-1, 2, (23, 7), generator=generator).double()
+    t[4] = 1.0
+    results = []
+    for setting in ((baselines.WARP_BLOCK_ENTRIES, baselines.WARP_HINGE_ENTRIES), (block_entries, hinge_entries)):
+        monkeypatch.setattr(baselines, "WARP_BLOCK_ENTRIES", setting[0])
+        monkeypatch.setattr(baselines, "WARP_HINGE_ENTRIES", setting[1])
+        terms = warp_loss(x, t, 0.7, reduction="none")
+        mean = warp_loss(x, t, 0.7)
+        results.append((terms, mean, *torch.autograd.grad(terms.sum() + mean, x)))
+    for got, expected in zip(*results):
+        torch.testing.assert_close(got, expected, rtol=1e-14, atol=1e-14)
+
+
+def test_warp_nan_stays_in_its_sample():
+    """A NaN logit (on a positive, negative or unknown entry) makes its sample's term NaN if the
+    sample has a positive, and is ignored otherwise; the gradient stays finite."""
+    t = torch.tensor([[1.0, 0.0, -1.0, 0.0], [1.0, 0.0, 0.0, -1.0], [0.0, 0.0, -1.0, 0.0]])
+    for column in range(4):
+        x = torch.randn(3, 4, generator=torch.Generator().manual_seed(column))
+        x[0, column] = x[2, column] = math.nan
+        x.requires_grad_(True)
+        terms = warp_loss(x, t, reduction="none")
+        (grad,) = torch.autograd.grad(terms.sum(), x)
+        assert torch.isnan(terms[0]) and torch.isfinite(terms[1]) and terms[2] == 0
+        assert torch.isfinite(grad).all()
+
+
+def test_warp_backward_twice_through_a_kept_graph():
+    x = torch.randn(5, 6, requires_grad=True)
+    t = random_targets(5, 6).float()
+    value = warp_loss(x, t)
+    (first,) = torch.autograd.grad(value, x, retain_graph=True)
+    expected = first.clone()
+    first.mul_(3)  # a caller changing the gradient it got must not change the next one
+    value.backward()
+    torch.testing.assert_close(x.grad, expected)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_warp_second_derivative_is_zero(reduction):
+    """The loss is piecewise linear in the logits (ranks constant): double backward is exact,
+    gradgradcheck passes and a gradient penalty through a linear model has gradient 0 (not an
+    error)."""
+    x = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    t = random_targets(4, 5)
+    t[:, 0] = 1
+    assert torch.autograd.gradgradcheck(lambda v: warp_loss(v, t, 0.5, reduction), (x,))
+    weight = torch.randn(5, 5, dtype=torch.float64, requires_grad=True)
+    value = warp_loss(x.detach() @ weight, t, 0.5, reduction).sum()
+    (grad,) = torch.autograd.grad(value, weight, create_graph=True)
+    (second,) = torch.autograd.grad(grad.pow(2).sum(), weight)
+    assert grad.abs().sum() > 0 and torch.equal(second, torch.zeros_like(second))
 
 
 # ---------------------------------------------------------------- gradients
