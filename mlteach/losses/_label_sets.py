@@ -401,7 +401,7 @@ def _dense_terms(logits, member, labels, terms):
     return pieces
 
 
-def _flat_members(member: torch.Tensor) -> torch.Tensor:
+def flat_members(member: torch.Tensor) -> torch.Tensor:
     """Flat indices of a set's members. On CPU, numpy's ``flatnonzero`` of a boolean array runs
     about 3 times faster than ``torch.nonzero``."""
     if member.device.type == "cpu":
@@ -412,7 +412,7 @@ def _flat_members(member: torch.Tensor) -> torch.Tensor:
 def _sparse_terms(logits, member, labels, terms):
     """Sparse layout: gather the members, reduce per line with scatter operations."""
     classes = logits.shape[1]
-    flat = _flat_members(member)
+    flat = flat_members(member)
     values = logits.reshape(-1)[flat]
     if labels == "positive":
         values = values.neg()

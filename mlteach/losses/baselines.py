@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import REAL, REDUCTIONS, check_logits_targets, check_settings, compute_dtype, reduce
-from ._label_sets import LineHead, SetLSE, line_loss, mean_weight, membership
+from ._label_sets import LineHead, SetLSE, flat_members, line_loss, mean_weight, membership
 
 REDUCTION_SETTINGS = {"reduction": REDUCTIONS}
 WARP_SETTINGS = {"margin": REAL, "reduction": REDUCTIONS}
@@ -156,7 +156,7 @@ def _warp_block(x: torch.Tensor, t: torch.Tensor, margin: float, table: torch.Te
     """WARP on a block of samples: writes ``d ell / d x`` into ``grad`` (None: not needed) and
     returns, for each positive p in row-major order, its row, ``L(r_p)`` and its hinge sum."""
     classes = x.shape[1]
-    positives = t.clamp(min=0).bool().view(-1).nonzero().view(-1)  # flat indices, row-major
+    positives = flat_members(t.clamp(min=0))  # flat indices, row-major
     rows = positives.div(classes, rounding_mode="floor")
     thresholds = x.view(-1).index_select(0, positives).sub_(margin).unsqueeze(1)  # x_p - margin
     square = t * t
