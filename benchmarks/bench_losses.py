@@ -1,7 +1,7 @@
 """Loss benchmark: forward+backward time and peak memory of every loss in :mod:`mlteach.losses`,
 relative to ``F.binary_cross_entropy_with_logits`` on the same tensors, measured in one run.
 
-    python benchmarks/bench_losses.py [--device auto|cpu|cuda] [--threads 1] [--repeats 15] [--quick]
+    python benchmarks/bench_losses.py [--device auto|cpu|cuda] [--threads 1] [--repeats 21] [--quick]
                                       [--output benchmarks/results/bench_losses-cpu.json]
 
 A full run also writes its numbers and where they were measured (date, machine, load, device,
@@ -14,8 +14,8 @@ Three markdown tables:
 1. every ``*_loss`` function exported by ``mlteach.losses`` (except the group softmax, which
    takes features) at (B, C) = (256, 80) and (4096, 1000). Targets: about 3 positives per
    sample, 20% of the entries unknown (-1); BCE gets the same logits with unknowns read as 0.
-   Each repeat times BCE and the loss back to back, so machine load hits both alike; the
-   ratio is of medians. Losses named by the specification but not (yet) exported are listed
+   Each repeat times BCE and the loss back to back, so machine load hits both alike; the time
+   ratio is the median of the per-repeat ratios. Losses named by the specification but not (yet) exported are listed
    as skipped. BalPoE takes the ``[E, B, C]`` logits of E = 3 experts, and its row's BCE
    reference is BCE on those same ``[E, B, C]`` logits (the loss does E experts' work);
 2. the O(B*C) LSEP, C-LSEP and DR against naive pairwise versions that build the
@@ -23,7 +23,8 @@ Three markdown tables:
    one pair tensor holds 16M entries (64 MiB in float32): B = 16 for sample-wise LSEP
    (B x C x C) and B = 129 for the class-wise losses (C x B x B);
 3. the group softmax loss against G plain linear layers (one ``nn.Linear(D/G, C)`` per group
-   and a cross-entropy each: type II with contiguous groups), and the plain softmax loss.
+   and a cross-entropy each: type II with contiguous groups), and the plain softmax loss; the
+   ratio to the plain layers is again a median of per-repeat ratios.
 
 Peak memory: the largest net allocation during one forward+backward (CUDA:
 ``torch.cuda.max_memory_allocated``; CPU: the allocation events of ``torch.profiler``), the
@@ -149,8 +150,8 @@ class Step:
         self.loss_fn().backward()
 
 
-def compare(steps: dict[str, Step], device: torch.device, repeats: int) -> dict[str, tuple[float, int]]:
-    """Median seconds (interleaved repeats) and peak bytes of each step."""
+def timed_repeats(steps: dict[str, Step], device: torch.device, repeats: int) -> dict[str, list[float]]:
+    """Seconds of each step in every repeat; the steps take turns within a repeat."""
     for step in steps.values():  # warm-up
         step()
         step()
@@ -158,6 +159,12 @@ def compare(steps: dict[str, Step], device: torch.device, repeats: int) -> dict[
     for _ in range(repeats):
         for name, step in steps.items():
             times[name].append(step_seconds(step, device))
+    return times
+
+
+def compare(steps: dict[str, Step], device: torch.device, repeats: int) -> dict[str, tuple[float, int]]:
+    """Median seconds (interleaved repeats) and peak bytes of each step."""
+    times = timed_repeats(steps, device, repeats)
     return {name: (statistics.median(times[name]), peak_bytes(step, device)) for name, step in steps.items()}
 
 
@@ -185,9 +192,12 @@ def logit_losses(sizes, device, repeats, generator):
                     if f"{label} ({error})" not in skipped:  # once, not once per size
                         skipped.append(f"{label} ({error})")
                     continue
-                measured = compare({"bce": reference, label: step}, device, repeats)
-                (bce_s, bce_b), (loss_s, loss_b) = measured["bce"], measured[label]
-                rows.setdefault(label, {})[(batch, classes)] = (loss_s, loss_b, loss_s / bce_s, loss_b / max(bce_b, 1))
+                times = timed_repeats({"bce": reference, label: step}, device, repeats)
+                bce_s, loss_s = statistics.median(times["bce"]), statistics.median(times[label])
+                # paired: the median of the per-repeat ratios, which machine load shifts less than either time
+                ratio = statistics.median(loss / bce for loss, bce in zip(times[label], times["bce"]))
+                bce_b, loss_b = peak_bytes(reference, device), peak_bytes(step, device)
+                rows.setdefault(label, {})[(batch, classes)] = (loss_s, loss_b, ratio, loss_b / max(bce_b, 1))
                 if name not in EXPERT_LOSSES:
                     rows.setdefault("F.binary_cross_entropy_with_logits", {})[(batch, classes)] = (bce_s, bce_b, 1.0,
                                                                                                     1.0)
@@ -272,7 +282,11 @@ def group_table(batch, dim, classes, groups, device, repeats, generator):
         "group_softmax_loss (type I, discriminative)": Step(
             lambda: losses.group_softmax_loss(features, weight, targets, groups, kind="I"), features, weight),
     }
-    return compare(steps, device, repeats)
+    plain = f"{groups} plain linear layers + cross-entropy each"
+    times = timed_repeats(steps, device, repeats)
+    return {name: (statistics.median(times[name]), peak_bytes(step, device),
+                   statistics.median(t / base for t, base in zip(times[name], times[plain])))
+            for name, step in steps.items()}
 
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -309,8 +323,10 @@ def results_document(results: dict, *, device: torch.device, threads: int, repea
                      "rows": [{"loss": label, "batch": batch, "fast_ms": fast_s * 1e3, "pairwise_ms": naive_s * 1e3,
                                "fast_peak_mib": fast_b / 2**20, "pairwise_peak_mib": naive_b / 2**20}
                               for label, batch, (fast_s, fast_b), (naive_s, naive_b) in results["pairwise"]]},
-        "group_softmax": {**group_shape, "rows": [{"variant": label, "ms": seconds * 1e3, "peak_mib": nbytes / 2**20}
-                                                  for label, (seconds, nbytes) in results["group_softmax"].items()]},
+        "group_softmax": {**group_shape, "rows": [{"variant": label, "ms": seconds * 1e3, "peak_mib": nbytes / 2**20,
+                                                   "x_plain_layers": ratio}
+                                                  for label, (seconds, nbytes, ratio) in
+                                                  results["group_softmax"].items()]},
     }
 
 
@@ -322,7 +338,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    parser.add_argument("--repeats", type=int, default=15, help="timed repeats per measurement")
+    parser.add_argument("--repeats", type=int, default=21, help="timed repeats per measurement")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     parser.add_argument("--output", type=Path, default=None,
                         help="results file (default for a full run: benchmarks/results/bench_losses-<device>.json)")
@@ -367,9 +383,9 @@ def main(argv: list[str] | None = None) -> dict:
     groups = group_table(**group_shape, device=device, repeats=repeats, generator=generator)
     print(f"\n## Group softmax (B={group_shape['batch']}, D={group_shape['dim']}, C={group_shape['classes']}, "
           f"G={group_shape['groups']})\n")
-    print("| variant | ms | peak MiB |\n|---|---|---|")
-    for label, (seconds, nbytes) in groups.items():
-        print(f"| {label} | {seconds * 1e3:.3f} | {mib(nbytes)} |")
+    print("| variant | ms | x plain layers | peak MiB |\n|---|---|---|---|")
+    for label, (seconds, nbytes, ratio) in groups.items():
+        print(f"| {label} | {seconds * 1e3:.3f} | {ratio:.2f} | {mib(nbytes)} |")
     results = dict(losses=rows, skipped=skipped, pairwise=pairs, group_softmax=groups)
     output = args.output or (None if args.quick else RESULTS / f"bench_losses-{device.type}.json")
     if output is not None:

@@ -47,3 +47,7 @@ def test_quick_run_measures_every_exported_loss(capfd, tmp_path):
     assert written["threads"] == 1 and written["machine"]["cores"] >= 1
     assert {row["loss"] for row in written["losses"]} == set(results["losses"])
     assert [row["loss"] for row in written["pairwise"]["rows"]] == ["LSEP", "C-LSEP", "DR (gamma2=10)"]
+    # the reference row's own ratios are exactly 1 (medians of per-repeat ratios to itself)
+    group_ratios = {row["variant"]: row["x_plain_layers"] for row in written["group_softmax"]["rows"]}
+    assert group_ratios["4 plain linear layers + cross-entropy each"] == 1.0
+    assert all(ratio > 0 and math.isfinite(ratio) for ratio in group_ratios.values())

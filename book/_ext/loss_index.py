@@ -107,8 +107,9 @@ class LossBenchmarks(_MarkdownDirective):
             lines += [
                 f"**{result['device']}**, measured {result['date'][:10]} on {machine['cpu']} "
                 f"({machine['cores']} cores{f', load average {load:.1f}' if load is not None else ''}), "
-                f"{result['threads']} thread(s), torch {result['torch']}, median of {result['repeats']} "
-                f"interleaved repeats. File: `{RESULTS}/bench_losses-{result['device'].split()[0]}.json`.", ""]
+                f"{result['threads']} thread(s), torch {result['torch']}, {result['repeats']} interleaved repeats "
+                f"(times: medians; ratios: medians of the per-repeat ratios). "
+                f"File: `{RESULTS}/bench_losses-{result['device'].split()[0]}.json`.", ""]
             sizes = result["sizes"]
             lines.append("| loss | " + " | ".join(f"{s} time × BCE | {s} memory × BCE" for s in sizes) + " |")
             lines.append("|:---" + "|---:" * (2 * len(sizes)) + "|")
@@ -129,9 +130,10 @@ class LossBenchmarks(_MarkdownDirective):
                              f"{_number(row['fast_peak_mib'])} | {_number(row['pairwise_peak_mib'], 0)} |")
             group = result["group_softmax"]
             lines += ["", f"Group softmax, B = {group['batch']}, D = {group['dim']}, C = {group['classes']}, "
-                          f"G = {group['groups']}:", "", "| variant | ms | peak MiB |", "|:---|---:|---:|"]
-            lines += [f"| {row['variant']} | {_number(row['ms'])} | {_number(row['peak_mib'])} |"
-                      for row in group["rows"]]
+                          f"G = {group['groups']}:", "", "| variant | ms | × plain layers | peak MiB |",
+                      "|:---|---:|---:|---:|"]
+            lines += [f"| {row['variant']} | {_number(row['ms'])} | {_number(row.get('x_plain_layers'))} | "
+                      f"{_number(row['peak_mib'])} |" for row in group["rows"]]
             lines.append("")
         return lines
 
