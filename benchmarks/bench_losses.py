@@ -7,7 +7,9 @@ relative to ``F.binary_cross_entropy_with_logits`` on the same tensors, measured
 A full run also writes its numbers and where they were measured (date, machine, load, device,
 thread count, torch version) to a JSON results file, ``benchmarks/results/bench_losses-<device>.json``
 unless ``--output`` says otherwise; the book's appendix shows that file (``book/_ext/loss_index.py``),
-never hand-typed numbers. A ``--quick`` run writes a file only when ``--output`` is given.
+never hand-typed numbers. A ``--quick`` run writes a file only when ``--output`` is given. On
+Linux the script runs itself again with glibc's malloc set to keep freed memory
+(:data:`KEEP_FREED_MEMORY`, recorded in the file), so that page faults do not decide the times.
 
 Three markdown tables:
 
@@ -42,6 +44,7 @@ import math
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -151,13 +154,17 @@ class Step:
 
 
 def timed_repeats(steps: dict[str, Step], device: torch.device, repeats: int) -> dict[str, list[float]]:
-    """Seconds of each step in every repeat; the steps take turns within a repeat."""
+    """Seconds of each step in every repeat; the steps take turns within a repeat. Each timed
+    call follows an untimed call of the same step: a step's time otherwise depends on which
+    step ran before it (at 4096 x 1000, BCE took 20-46 ms depending on the memory the loss before
+    it had left behind)."""
     for step in steps.values():  # warm-up
         step()
         step()
     times = {name: [] for name in steps}
     for _ in range(repeats):
         for name, step in steps.items():
+            step()
             times[name].append(step_seconds(step, device))
     return times
 
@@ -290,6 +297,10 @@ def group_table(batch, dim, classes, groups, device, repeats, generator):
 
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: glibc malloc settings under which freed memory stays in the process: without them, every large
+#: tensor is a fresh mmap whose page faults make one step's time depend on what the step before
+#: it freed (BCE at 4096 x 1000 took 19-47 ms on the machine measured, 17-24 ms with them)
+KEEP_FREED_MEMORY = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296"
 
 
 def machine_description() -> dict:
@@ -302,7 +313,8 @@ def machine_description() -> dict:
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {"cpu": model, "cores": os.cpu_count(), "load_average_1min": load,
-            "system": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
+            "system": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
+            "glibc_tunables": os.environ.get("GLIBC_TUNABLES")}
 
 
 def results_document(results: dict, *, device: torch.device, threads: int, repeats: int, sizes,
@@ -399,4 +411,8 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
+    if sys.platform == "linux" and KEEP_FREED_MEMORY not in os.environ.get("GLIBC_TUNABLES", ""):
+        # glibc reads its tunables at start-up: run again with them (once)
+        tunables = ":".join(filter(None, (os.environ.get("GLIBC_TUNABLES"), KEEP_FREED_MEMORY)))
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "GLIBC_TUNABLES": tunables})
     main()

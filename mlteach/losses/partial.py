@@ -423,7 +423,6 @@ class _AssumeNegativePass(NamedTuple):
     """One pass of AN over the logits: what Large Loss ranks and what its loss and gradient start from."""
 
     ranked: torch.Tensor  #: per-entry AN loss on unknown entries, -inf on known ones (they never rank)
-    num_unknown: int
     known_loss_sum: torch.Tensor  #: sum of the known entries' AN losses (float64)
     grad: torch.Tensor | None  #: AN gradient sigmoid(x) - y, when asked for
     losses: torch.Tensor | None  #: per-entry AN losses, when asked for
@@ -439,7 +438,7 @@ def _assume_negative_pass(x: torch.Tensor, targets: torch.Tensor, need_grad: boo
     ranked = torch.empty_like(x)
     grad = torch.empty_like(x) if need_grad else None
     losses = torch.empty_like(x) if keep_losses else None
-    known_sum, unknown_count = (x.new_zeros((), dtype=torch.float64) for _ in range(2))
+    known_sum = x.new_zeros((), dtype=torch.float64)
     with torch.no_grad():
         for part in row_blocks(x):
             xb = x[part]
@@ -452,22 +451,21 @@ def _assume_negative_pass(x: torch.Tensor, targets: torch.Tensor, need_grad: boo
             # + 0 on unknown entries, + (-1 / +0) = -inf on known ones: arithmetic, because boolean
             # masks (torch.where, masked_fill) are several times slower on CPU
             torch.add((unknown - 1).div_(unknown), block_losses, out=ranked[part])
-            unknown_count += unknown.sum()
             if need_grad:
                 torch.sigmoid(xb, out=grad[part]).sub_(positive)
-    return _AssumeNegativePass(ranked, int(unknown_count), known_sum, grad, losses)
+    return _AssumeNegativePass(ranked, known_sum, grad, losses)
 
 
-def _kth_largest_unknown_loss(ranked: torch.Tensor, num_unknown: int, rate: float):
+def _kth_largest_unknown_loss(ranked: torch.Tensor, rate: float):
     """The k-th largest unknown loss, k = min(ceil(rate * B * C), number of unknown entries);
-    None when k = 0."""
-    k = min(math.ceil(rate * ranked.numel()), num_unknown)
-    if k == 0:
-        return None
-    position = ranked.numel() - k  # index of the k-th largest in ascending order
+    None when k = 0. The unknown entries are those whose ranked loss is not -inf."""
+    wanted = math.ceil(rate * ranked.numel())
     if ranked.device.type == "cpu":  # numpy's vectorised sort beats torch's CPU selection
-        return float(np.sort(ranked.reshape(-1).numpy())[position])
-    return float(ranked.reshape(-1).kthvalue(position + 1).values)
+        values = np.sort(ranked.reshape(-1).numpy())
+        k = min(wanted, values.size - int(np.searchsorted(values, -np.inf, side="right")))
+        return float(values[values.size - k]) if k else None
+    k = min(wanted, int((ranked != -math.inf).sum()))
+    return float(ranked.reshape(-1).kthvalue(ranked.numel() - k + 1).values) if k else None
 
 
 class _Cut(NamedTuple):
@@ -487,24 +485,29 @@ class _Cut(NamedTuple):
         side = torch.sub(ranked, self.value).sign_()  # +1 above the cut, 0 on it, -1 below (and on -inf)
         return side.clamp_min_(0) if self.strict else side.add_(1).clamp_max_(1)
 
+    def kept_float(self, ranked: torch.Tensor) -> torch.Tensor:
+        """``1 - selected_float(ranked)``, in as many operations."""
+        side = torch.rsub(ranked, self.value).sign_()  # +1 below the cut (and on -inf), 0 on it, -1 above
+        return side.add_(1).clamp_max_(1) if self.strict else side.clamp_min_(0)
+
 
 def _large_loss_selection(x: torch.Tensor, targets: torch.Tensor, rate: float | None, threshold: float | None):
     """Boolean mask of the selected unknown entries, or None when none is."""
     if threshold is None and rate == 0:
         return None
     an = _assume_negative_pass(x, targets)
-    cut = _cut(an.ranked, an.num_unknown, rate, threshold)
+    cut = _cut(an.ranked, rate, threshold)
     return None if cut is None else cut.selected(an.ranked)
 
 
-def _cut(ranked: torch.Tensor, num_unknown: int, rate: float | None, threshold: float | None) -> _Cut | None:
+def _cut(ranked: torch.Tensor, rate: float | None, threshold: float | None) -> _Cut | None:
     """The one ranking of Large Loss: where it cuts the ranked losses (None: nothing selected,
     rate 0 or k = 0)."""
     if threshold is not None:
         return _Cut(threshold, strict=True)
     if rate == 0:
         return None
-    value = _kth_largest_unknown_loss(ranked, num_unknown, rate)
+    value = _kth_largest_unknown_loss(ranked, rate)
     return None if value is None else _Cut(value, strict=False)
 
 
@@ -564,20 +567,19 @@ class _LargeLoss(torch.autograd.Function):
             if cut is None:
                 total += unknown_losses.sum()
                 continue
-            selected = cut.selected_float(ranked)
             if flip:  # entry by entry, softplus(x) - x, then summed (no cancellation between sums)
+                selected = cut.selected_float(ranked)
                 total += torch.addcmul(unknown_losses, logits, selected, value=-1).sum()
-            else:
-                total += torch.dot(unknown_losses.reshape(-1), torch.rsub(selected, 1).reshape(-1))
-            if an.grad is not None:  # the gradient of softplus(-x) is sigmoid(x) - 1; a rejected entry has none
-                grad = an.grad[part]
-                if flip:
-                    grad.sub_(selected)
-                else:
-                    grad.addcmul_(grad, selected, value=-1)
-            if an.losses is not None:
-                losses = an.losses[part]
-                losses.addcmul_(logits if flip else losses, selected, value=-1)
+                if an.grad is not None:  # the gradient of softplus(-x) is sigmoid(x) - 1
+                    an.grad[part].sub_(selected)
+                if an.losses is not None:
+                    an.losses[part].addcmul_(logits, selected, value=-1)
+            else:  # a rejected entry has no loss and no gradient
+                kept = cut.kept_float(ranked)
+                total += torch.dot(unknown_losses.reshape(-1), kept.reshape(-1))
+                for values in (an.grad, an.losses):
+                    if values is not None:
+                        values[part].mul_(kept)
         result = an.losses if scale is None else total.mul_(scale).to(x.dtype)
         ctx.scale, ctx.gradient = scale, gradient
         ctx.save_for_backward(x, an.grad)
@@ -601,7 +603,7 @@ def _large_loss(logits, targets, rate, scheme, reduction, threshold, name, want_
     check_settings(name, LARGE_LOSS_SETTINGS, scheme=scheme)
     _check_rate_or_threshold(rate, threshold, name)
     an = _assume_negative_pass(x, targets, need_grad=x.requires_grad, keep_losses=reduction == "none")
-    cut = _cut(an.ranked, an.num_unknown, rate, threshold)
+    cut = _cut(an.ranked, rate, threshold)
     scale = None if reduction == "none" else 1.0 if reduction == "sum" else 1.0 / x.numel()
     gradient = _large_loss_gradient(scheme, rate, threshold, targets.detach())
     loss = _LargeLoss.apply(x, an, cut, scheme, scale, gradient)
