@@ -254,4 +254,3 @@ def closed_form_loss(kernel, gradient, logits: torch.Tensor, *operands, reductio
     operands = tuple(o.detach() if isinstance(o, torch.Tensor) else o for o in operands)
     scale = None if reduction == "none" else 1.0 if reduction == "sum" else 1.0 / logits.numel()
     return _ClosedFormElementwise.apply(logits, kernel, gradient, operands, scale)
-
