@@ -17,9 +17,10 @@ Three markdown tables:
    takes features) at (B, C) = (256, 80) and (4096, 1000). Targets: about 3 positives per
    sample, 20% of the entries unknown (-1); BCE gets the same logits with unknowns read as 0.
    Each repeat times BCE and the loss back to back, so machine load hits both alike; the time
-   ratio is the median of the per-repeat ratios. Losses named by the specification but not (yet) exported are listed
-   as skipped. BalPoE takes the ``[E, B, C]`` logits of E = 3 experts, and its row's BCE
-   reference is BCE on those same ``[E, B, C]`` logits (the loss does E experts' work);
+   ratio is the median of the per-repeat ratios. Losses named by the specification but not
+   (yet) exported are listed as skipped. BalPoE takes the ``[E, B, C]`` logits of E = 3
+   experts, and its row's BCE reference is BCE on those same ``[E, B, C]`` logits (the loss
+   does E experts' work);
 2. the O(B*C) LSEP, C-LSEP and DR against naive pairwise versions that build the
    ``|P| x |N|`` pair tensor (as ``[lines, n, n]`` with masks) at C = 1000. B is chosen so that
    one pair tensor holds 16M entries (64 MiB in float32): B = 16 for sample-wise LSEP
@@ -155,9 +156,8 @@ class Step:
 
 def timed_repeats(steps: dict[str, Step], device: torch.device, repeats: int) -> dict[str, list[float]]:
     """Seconds of each step in every repeat; the steps take turns within a repeat. Each timed
-    call follows an untimed call of the same step: a step's time otherwise depends on which
-    step ran before it (at 4096 x 1000, BCE took 20-46 ms depending on the memory the loss before
-    it had left behind)."""
+    call follows an untimed call of the same step, so it starts from that step's own state of
+    the caches and the allocator, not from the other step's."""
     for step in steps.values():  # warm-up
         step()
         step()
