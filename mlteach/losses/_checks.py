@@ -41,10 +41,21 @@ def check_logits_targets(logits: torch.Tensor, targets: torch.Tensor, *, name: s
 def _has_bad_labels(targets: torch.Tensor) -> bool:
     """True if some entry is not 1, 0 or -1 (NaN included). Uses t * (t^2 - 1) = 0, which holds
     exactly for t in {1, 0, -1}: three arithmetic passes and one reduction, several times faster
-    on CPU than comparisons into boolean tensors."""
-    t = targets if targets.is_floating_point() else targets.to(torch.float32)
-    low, high = torch.aminmax((t * t).sub_(1).mul_(t))
+    on CPU than comparisons into boolean tensors. Large CPU inputs are checked in blocks of
+    :data:`LABEL_CHECK_ENTRIES`, so the temporaries stay in cache, with one synchronisation."""
+    if targets.numel() <= LABEL_CHECK_ENTRIES or targets.device.type != "cpu":
+        low, high = torch.aminmax(_label_residual(targets))
+    else:
+        extremes = torch.stack([torch.stack(torch.aminmax(_label_residual(targets[part])))
+                                for part in row_blocks(targets, LABEL_CHECK_ENTRIES)])
+        low, high = extremes[:, 0].amin(), extremes[:, 1].amax()
     return low.item() != 0 or high.item() != 0
+
+
+def _label_residual(targets: torch.Tensor) -> torch.Tensor:
+    """``t (t^2 - 1)`` in float32 or the targets' floating dtype: 0 exactly where t is 1, 0 or -1."""
+    t = targets if targets.is_floating_point() else targets.to(torch.float32)
+    return (t * t).sub_(1).mul_(t)
 
 
 def check_soft_targets(soft: torch.Tensor, like: torch.Tensor, *, name: str, what: str) -> None:
@@ -170,65 +181,88 @@ def reduce(values: torch.Tensor, reduction: str, denominator: int | float | torc
 # Rows per block are chosen so that one block holds about this many entries: a dozen float
 # temporaries of that size stay in a core's L2 cache.
 BLOCK_ENTRIES = 1 << 15
+# The label check keeps two temporaries per block, so its blocks can be larger (fewer calls).
+LABEL_CHECK_ENTRIES = 1 << 17
 
 
-def row_blocks(tensor: torch.Tensor) -> list[slice]:
-    """Slices of the rows (dimension -2) of ``tensor`` in blocks of about :data:`BLOCK_ENTRIES`
-    entries, every leading index at once: ``tensor[..., part, :]`` is one block.
+def row_blocks(tensor: torch.Tensor, entries: int | None = None) -> list[slice]:
+    """Slices of the rows (dimension -2) of ``tensor`` in blocks of about ``entries`` entries
+    (default :data:`BLOCK_ENTRIES`), every leading index at once: ``tensor[..., part, :]`` is
+    one block.
 
     On CPU, a chain of elementwise ops on a large tensor is dominated by memory traffic and
     fresh allocations; on cache-sized blocks the temporaries are cheap. Small inputs, and
     tensors on other devices (where a block costs a kernel launch per op), are one block."""
     rows = tensor.shape[-2]
-    step = max(1, BLOCK_ENTRIES * rows // max(tensor.numel(), 1))
+    step = max(1, (entries or BLOCK_ENTRIES) * rows // max(tensor.numel(), 1))
     if rows <= step or tensor.device.type != "cpu":
         return [slice(None)]
     return [slice(start, start + step) for start in range(0, rows, step)]
+
+
+def _closed_form_pass(logits, kernel, operands, scale, need_grad: bool):
+    """One pass of ``kernel`` over ``logits`` (block by block of rows on CPU): the per-entry
+    values (``scale`` None) or their sum times ``scale``, and the local gradient times ``scale``
+    (None when ``need_grad`` is false)."""
+    parts = row_blocks(logits)
+    if len(parts) == 1:
+        values, local_grad = kernel(logits, *operands, need_grad=need_grad)
+        result = values if scale is None else values.sum().mul_(scale)
+        if need_grad and scale is not None:
+            local_grad.mul_(scale)
+        return result, local_grad
+    rows = logits.shape[-2]
+    result = logits.new_zeros(()) if scale is not None else logits.new_empty(logits.shape)
+    local_grad = logits.new_empty(logits.shape) if need_grad else None
+    for part in parts:
+        block = (..., part, slice(None))  # rows of every leading index (e.g. every expert)
+        values, block_grad = kernel(logits[block], *(_row_block(o, part, rows) for o in operands),
+                                    need_grad=need_grad)
+        if scale is None:
+            result[block] = values
+        else:
+            result.add_(values.sum())
+        if need_grad and scale is None:
+            local_grad[block] = block_grad
+        elif need_grad:
+            torch.mul(block_grad, scale, out=local_grad[block])
+    return result if scale is None else result.mul_(scale), local_grad
 
 
 class _ClosedFormElementwise(torch.autograd.Function):
     """Per-entry loss values whose derivative with respect to the logits is diagonal and is
     computed in closed form by the loss itself: one forward pass, one multiply backward. The
     reduction happens inside (``scale`` is None for per-entry values, else the sum times
-    ``scale`` is returned), so no further autograd node follows. When a second derivative is
+    ``scale`` is returned), so no further autograd node follows, and the local gradient is
+    kept already multiplied by ``scale``.
+
+    Backward hands that gradient over: when the incoming gradient is exactly 1 (a reduced loss
+    after ``loss.backward()``) it is returned as it is, with no further pass over memory
+    (autograd then makes it the logits' ``.grad`` without a copy, unless the graph is kept). A
+    second backward through a kept graph runs the kernel again. When a second derivative is
     asked for (``create_graph=True``), the local gradient is computed again by the loss's
     ``gradient`` function, written in differentiable operations."""
 
     @staticmethod
     def forward(ctx, logits, kernel, gradient, operands, scale):
-        need_grad = ctx.needs_input_grad[0]
-        parts = row_blocks(logits)
-        if len(parts) == 1:
-            values, local_grad = kernel(logits, *operands, need_grad=need_grad)
-            result = values if scale is None else values.sum().mul_(scale)
-        else:
-            rows = logits.shape[-2]
-            result = logits.new_zeros(()) if scale is not None else logits.new_empty(logits.shape)
-            local_grad = logits.new_empty(logits.shape) if need_grad else None
-            for part in parts:
-                block = (..., part, slice(None))  # rows of every leading index (e.g. every expert)
-                values, block_grad = kernel(logits[block], *(_row_block(o, part, rows) for o in operands),
-                                            need_grad=need_grad)
-                if scale is None:
-                    result[block] = values
-                else:
-                    result.add_(values.sum())
-                if need_grad:
-                    local_grad[block] = block_grad
-            if scale is not None:
-                result.mul_(scale)
-        ctx.gradient, ctx.scale = gradient, scale
-        ctx.save_for_backward(local_grad, logits)
+        result, ctx.local_grad = _closed_form_pass(logits, kernel, operands, scale, ctx.needs_input_grad[0])
+        ctx.kernel, ctx.gradient, ctx.operands, ctx.scale = kernel, gradient, operands, scale
+        ctx.save_for_backward(logits)
         return result
 
     @staticmethod
     def backward(ctx, grad_result):
-        local_grad, logits = ctx.saved_tensors
+        logits, = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable
-            local_grad = ctx.gradient(logits)
-        if ctx.scale is not None:
-            grad_result = grad_result * ctx.scale  # a scalar
-        return local_grad * grad_result, None, None, None, None
+            if ctx.scale is not None:
+                grad_result = grad_result * ctx.scale  # a scalar
+            return ctx.gradient(logits) * grad_result, None, None, None, None
+        local_grad, ctx.local_grad = ctx.local_grad, None  # handed over, whatever happens below
+        if local_grad is None:  # an earlier backward through this kept graph took it
+            local_grad = _closed_form_pass(logits, ctx.kernel, ctx.operands, ctx.scale, need_grad=True)[1]
+        if ctx.scale is not None and grad_result.device.type == "cpu" and grad_result.item() == 1:
+            return local_grad, None, None, None, None
+        return local_grad.mul_(grad_result), None, None, None, None
 
 
 def _row_block(arg, part: slice, rows: int):

@@ -216,22 +216,29 @@ def asymmetric_loss(logits: torch.Tensor, targets: torch.Tensor, gamma_neg: floa
             neg_part = torch.addcmul(shifted_power, positive, shifted_power, value=-1)
         else:
             neg_part = torch.rsub(positive, 1)
-        values = log_p.clamp_min(log_eps).mul_(pos_part)
-        values.addcmul_(neg_part, log_not_shifted.clamp_min(log_eps)).neg_()
+        # a log on its floor has derivative zero (the negative one reaches the floor only when
+        # m < eps); the masks are rarely needed, so they are made only after a check, and before
+        # the logs are floored in place
+        pos_mask = neg_mask = None
+        if need_grad and float(log_p.amin()) < log_eps:
+            pos_mask = log_p >= log_eps
+        if need_grad and clip < eps and float(log_not_shifted.amin()) < log_eps:
+            neg_mask = log_not_shifted >= log_eps
+        values = log_p.clamp_min_(log_eps).mul_(pos_part)
+        values.addcmul_(neg_part, log_not_shifted.clamp_min_(log_eps)).neg_()
         if not need_grad:
             return values, None
-        # d(-log p)/dx = p - 1 and d(-log(1 - p_m))/dx = p (1 - p) / (1 - p + m) for p > m;
-        # zero where a log sits on its floor (the negative one can only reach it when m < eps)
-        if float(log_p.amin()) < log_eps:  # checked first: the mask is rarely needed
-            pos_part = pos_part * (log_p >= log_eps)
+        # d(-log p)/dx = p - 1 and d(-log(1 - p_m))/dx = p (1 - p) / (1 - p + m) for p > m
+        if pos_mask is not None:
+            pos_part = pos_part * pos_mask
         if clip > 0:
             neg_grad = not_p.mul_(p).div_(not_shifted)
             if not gamma_neg:  # otherwise p_m^gamma_neg = 0 already zeroes p <= m
                 neg_grad.mul_(p > clip)
         else:
             neg_grad = p.clone()
-        if clip < eps and float(log_not_shifted.amin()) < log_eps:
-            neg_grad.mul_(log_not_shifted >= log_eps)
+        if neg_mask is not None:
+            neg_grad.mul_(neg_mask)
         return values, p.sub_(1).mul_(pos_part).addcmul_(neg_grad, neg_part)
 
     def gradient(x):  # the kernel's gradient, in differentiable operations

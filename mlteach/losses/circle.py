@@ -78,15 +78,15 @@ def circle_loss(logits: torch.Tensor, targets: torch.Tensor, margin: float = 0.2
 
     def kernel(x, t, need_grad):
         positive = t.clamp(min=0)
-        sign = positive.mul(-2).add_(1)
-        y = torch.addcmul(positive, x, sign)
-        weight = torch.add(y, margin).relu_()
-        values = torch.sub(y, margin).mul_(weight).mul_(sign).mul_(gamma)
+        y = torch.addcmul(x, positive, x, value=-2).add_(positive)  # x + [positive] (1 - 2x)
+        scaled_weight = torch.add(y, margin).relu_().mul_(gamma)  # gamma [y + m]_+
+        # sign * (y - m) = x + [positive] (2m - 1) - m
+        values = torch.add(x, positive, alpha=2 * margin - 1).sub_(margin).mul_(scaled_weight)
         if not need_grad:
             return values, None
         if detach_weights:
-            return values, weight.mul_(gamma)
-        return values, torch.where(weight > 0, y, 0.0).mul_(2 * gamma)
+            return values, scaled_weight
+        return values, torch.where(scaled_weight > 0, y, 0.0).mul_(2 * gamma)
 
     def gradient(x):
         positive = t.clamp(min=0)

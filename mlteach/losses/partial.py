@@ -422,7 +422,7 @@ def _check_rate_or_threshold(rate, threshold, name: str) -> None:
 class _AssumeNegativePass(NamedTuple):
     """One pass of AN over the logits: what Large Loss ranks and what its loss and gradient start from."""
 
-    ranked: torch.Tensor  #: per-entry AN loss on unknown entries, -inf on known ones (they never rank)
+    ranked: torch.Tensor  #: per-entry AN loss (>= 0) on unknown entries, -1 on known ones (they never rank)
     known_loss_sum: torch.Tensor  #: sum of the known entries' AN losses (float64)
     grad: torch.Tensor | None  #: AN gradient sigmoid(x) - y, when asked for
     losses: torch.Tensor | None  #: per-entry AN losses, when asked for
@@ -444,13 +444,15 @@ def _assume_negative_pass(x: torch.Tensor, targets: torch.Tensor, need_grad: boo
             xb = x[part]
             t = targets[part].to(x.dtype)
             positive = t.clamp_min(0)
-            unknown = positive - t  # 1 where t = -1, +0 (never -0) elsewhere
+            unknown = positive - t  # 1 where t = -1, 0 elsewhere
+            minus_known = unknown - 1  # -1 on known entries, 0 on unknown ones
             block_losses = torch.addcmul(xb, xb, positive, value=-1,
                                          out=None if losses is None else losses[part]).sub_(F.logsigmoid(xb))
-            known_sum += torch.dot(block_losses.reshape(-1), torch.rsub(unknown, 1).reshape(-1))
-            # + 0 on unknown entries, + (-1 / +0) = -inf on known ones: arithmetic, because boolean
-            # masks (torch.where, masked_fill) are several times slower on CPU
-            torch.add((unknown - 1).div_(unknown), block_losses, out=ranked[part])
+            known_sum -= torch.dot(block_losses.reshape(-1), minus_known.reshape(-1))
+            # the loss on unknown entries, -1 on known ones (AN losses are >= 0, so -1 ranks below
+            # every unknown entry): arithmetic, because boolean masks (torch.where, masked_fill)
+            # are several times slower on CPU
+            torch.addcmul(minus_known, block_losses, unknown, out=ranked[part])
             if need_grad:
                 torch.sigmoid(xb, out=grad[part]).sub_(positive)
     return _AssumeNegativePass(ranked, known_sum, grad, losses)
@@ -458,13 +460,15 @@ def _assume_negative_pass(x: torch.Tensor, targets: torch.Tensor, need_grad: boo
 
 def _kth_largest_unknown_loss(ranked: torch.Tensor, rate: float):
     """The k-th largest unknown loss, k = min(ceil(rate * B * C), number of unknown entries);
-    None when k = 0. The unknown entries are those whose ranked loss is not -inf."""
+    None when k = 0. The unknown entries are those whose ranked loss is not negative (the
+    known ones are -1; a NaN counts as unknown)."""
     wanted = math.ceil(rate * ranked.numel())
     if ranked.device.type == "cpu":  # numpy's vectorised sort beats torch's CPU selection
         values = np.sort(ranked.reshape(-1).numpy())
-        k = min(wanted, values.size - int(np.searchsorted(values, -np.inf, side="right")))
+        # the needle in the array's own dtype: a float64 one would make numpy convert the whole array
+        k = min(wanted, values.size - int(np.searchsorted(values, values.dtype.type(-0.5))))
         return float(values[values.size - k]) if k else None
-    k = min(wanted, int((ranked != -math.inf).sum()))
+    k = min(wanted, ranked.numel() - int((ranked < 0).sum()))
     return float(ranked.reshape(-1).kthvalue(ranked.numel() - k + 1).values) if k else None
 
 
@@ -482,12 +486,12 @@ class _Cut(NamedTuple):
     def selected_float(self, ranked: torch.Tensor) -> torch.Tensor:
         """1.0 on the selected entries, 0.0 elsewhere, in arithmetic: comparisons into boolean
         tensors, and the masks made from them, are several times slower on CPU."""
-        side = torch.sub(ranked, self.value).sign_()  # +1 above the cut, 0 on it, -1 below (and on -inf)
+        side = torch.sub(ranked, self.value).sign_()  # +1 above the cut, 0 on it, -1 below (known: -1)
         return side.clamp_min_(0) if self.strict else side.add_(1).clamp_max_(1)
 
     def kept_float(self, ranked: torch.Tensor) -> torch.Tensor:
         """``1 - selected_float(ranked)``, in as many operations."""
-        side = torch.rsub(ranked, self.value).sign_()  # +1 below the cut (and on -inf), 0 on it, -1 above
+        side = torch.rsub(ranked, self.value).sign_()  # +1 below the cut (known too), 0 on it, -1 above
         return side.add_(1).clamp_max_(1) if self.strict else side.clamp_min_(0)
 
 
@@ -503,27 +507,37 @@ def _large_loss_selection(x: torch.Tensor, targets: torch.Tensor, rate: float | 
 def _cut(ranked: torch.Tensor, rate: float | None, threshold: float | None) -> _Cut | None:
     """The one ranking of Large Loss: where it cuts the ranked losses (None: nothing selected,
     rate 0 or k = 0)."""
-    if threshold is not None:
-        return _Cut(threshold, strict=True)
+    if threshold is not None:  # AN losses are >= 0: a negative threshold selects every unknown entry,
+        return _Cut(max(threshold, -0.5), strict=True)  # as -0.5 does (the known entries' -1 stays below)
     if rate == 0:
         return None
     value = _kth_largest_unknown_loss(ranked, rate)
     return None if value is None else _Cut(value, strict=False)
 
 
-def _large_loss_gradient(scheme: str, rate: float | None, threshold: float | None, targets: torch.Tensor):
-    """Large Loss's local gradient in differentiable operations (for second derivatives; the
-    selection is recomputed from the logits, not kept)."""
+class _LargeLossGradient(NamedTuple):
+    """Large Loss's local gradient computed again from the logits, for backward passes after
+    the first (the selection is recomputed, not kept)."""
 
-    def gradient(x):
-        grad = torch.sigmoid(x) - targets.clamp_min(0).to(x.dtype)
-        selected = _large_loss_selection(x.detach(), targets, rate, threshold)
+    scheme: str
+    rate: float | None
+    threshold: float | None
+    targets: torch.Tensor
+
+    def gradient(self, x: torch.Tensor) -> torch.Tensor:
+        """In differentiable operations, for second derivatives."""
+        grad = torch.sigmoid(x) - self.targets.clamp_min(0).to(x.dtype)
+        selected = _large_loss_selection(x.detach(), self.targets, self.rate, self.threshold)
         if selected is None:
             return grad
         selected = selected.to(x.dtype)
-        return grad * (1 - selected) if scheme == "LL-R" else grad - selected
+        return grad * (1 - selected) if self.scheme == "LL-R" else grad - selected
 
-    return gradient
+    def local_gradient(self, x: torch.Tensor, scale: float | None) -> torch.Tensor:
+        """As the forward pass computed it, times ``scale``: the same passes, so the same numbers."""
+        an = _assume_negative_pass(x, self.targets, need_grad=True)
+        _apply_cut(x, an, _cut(an.ranked, self.rate, self.threshold), self.scheme, grad_scale=scale)
+        return an.grad
 
 
 def large_loss_selection(logits: torch.Tensor, targets: torch.Tensor, rate: float | None = None,
@@ -550,49 +564,70 @@ def large_loss_selection(logits: torch.Tensor, targets: torch.Tensor, rate: floa
     return torch.zeros(logits.shape, dtype=torch.bool, device=logits.device) if selected is None else selected
 
 
+def _apply_cut(x: torch.Tensor, an: _AssumeNegativePass, cut: _Cut | None, scheme: str,
+               grad_scale: float | None = None) -> torch.Tensor:
+    """Large Loss from one AN pass and its cut: block by block, the unknown entries' losses are
+    summed as modified (rejected: 0; corrected: ``softplus(x) - x``) and their AN gradient and
+    per-entry losses (where kept) are rejected or corrected in place, the gradient then
+    multiplied by ``grad_scale`` (while the block is in cache). Returns the loss sum,
+    accumulated in float64 from the modified entries (never as a difference of large sums)."""
+    flip = scheme != "LL-R"  # LL-Ct / LL-Cp: target 0 -> 1 turns softplus(x) into softplus(x) - x
+    total = an.known_loss_sum.clone()
+    for part in row_blocks(x):
+        ranked, logits = an.ranked[part], x[part]
+        grad = None if an.grad is None else an.grad[part]
+        unknown_losses = ranked.clamp_min(0)  # AN losses are >= 0; the known entries' -1 becomes 0
+        if cut is None:
+            total += unknown_losses.sum()
+        elif flip:  # entry by entry, softplus(x) - x, then summed (no cancellation between sums)
+            selected = cut.selected_float(ranked)
+            total += torch.addcmul(unknown_losses, logits, selected, value=-1).sum()
+            if grad is not None:  # the gradient of softplus(-x) is sigmoid(x) - 1
+                grad.sub_(selected)
+            if an.losses is not None:
+                an.losses[part].addcmul_(logits, selected, value=-1)
+        else:  # a rejected entry has no loss and no gradient
+            kept = cut.kept_float(ranked)
+            total += torch.dot(unknown_losses.reshape(-1), kept.reshape(-1))
+            if an.losses is not None:
+                an.losses[part].mul_(kept)
+            if grad is not None:
+                grad.mul_(kept if grad_scale is None else kept.mul_(grad_scale))
+                continue
+        if grad is not None and grad_scale is not None:
+            grad.mul_(grad_scale)
+    return total
+
+
 class _LargeLoss(torch.autograd.Function):
-    """Large Loss from one AN pass (:func:`_assume_negative_pass`) and its cut. Block by block,
-    the unknown entries' losses are summed as modified (rejected: 0; corrected: ``softplus(x) -
-    x``) and their AN gradient is rejected or corrected in place, so the backward pass is one
-    multiply. (A kernel of :func:`closed_form_loss` sees each block once, before the cut is
-    known.) Sums are accumulated in float64. Second derivatives: the differentiable ``gradient``."""
+    """Large Loss from one AN pass (:func:`_assume_negative_pass`) and its cut
+    (:func:`_apply_cut`), which also multiplies the gradient by the reduction's scale. Backward
+    hands that gradient over, as it is when the incoming gradient is exactly 1 (else multiplied
+    in place); a second backward through a kept graph computes it again from the logits, the
+    same way. (A kernel of :func:`closed_form_loss` would see each block once, before the cut
+    is known.) Second derivatives: the differentiable ``gradient``."""
 
     @staticmethod
-    def forward(ctx, x, an, cut, scheme, scale, gradient):
-        flip = scheme != "LL-R"  # LL-Ct / LL-Cp: target 0 -> 1 turns softplus(x) into softplus(x) - x
-        total = an.known_loss_sum.clone()
-        for part in row_blocks(x):
-            ranked, logits = an.ranked[part], x[part]
-            unknown_losses = ranked.clamp_min(0)  # AN losses are >= 0; the known entries' -inf becomes 0
-            if cut is None:
-                total += unknown_losses.sum()
-                continue
-            if flip:  # entry by entry, softplus(x) - x, then summed (no cancellation between sums)
-                selected = cut.selected_float(ranked)
-                total += torch.addcmul(unknown_losses, logits, selected, value=-1).sum()
-                if an.grad is not None:  # the gradient of softplus(-x) is sigmoid(x) - 1
-                    an.grad[part].sub_(selected)
-                if an.losses is not None:
-                    an.losses[part].addcmul_(logits, selected, value=-1)
-            else:  # a rejected entry has no loss and no gradient
-                kept = cut.kept_float(ranked)
-                total += torch.dot(unknown_losses.reshape(-1), kept.reshape(-1))
-                for values in (an.grad, an.losses):
-                    if values is not None:
-                        values[part].mul_(kept)
+    def forward(ctx, x, an, cut, scheme, scale, recompute):
+        total = _apply_cut(x, an, cut, scheme, grad_scale=scale)
         result = an.losses if scale is None else total.mul_(scale).to(x.dtype)
-        ctx.scale, ctx.gradient = scale, gradient
-        ctx.save_for_backward(x, an.grad)
+        ctx.scale, ctx.recompute, ctx.grad = scale, recompute, an.grad
+        ctx.save_for_backward(x)
         return result
 
     @staticmethod
     def backward(ctx, grad_result):
-        x, grad = ctx.saved_tensors
-        if ctx.scale is not None:
-            grad_result = grad_result * ctx.scale  # a scalar
+        x, = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable
-            grad = ctx.gradient(x)
-        return grad * grad_result, None, None, None, None, None
+            if ctx.scale is not None:
+                grad_result = grad_result * ctx.scale  # a scalar
+            return ctx.recompute.gradient(x) * grad_result, None, None, None, None, None
+        grad, ctx.grad = ctx.grad, None  # handed over: the caller may change it
+        if grad is None:  # an earlier backward through this kept graph took it
+            grad = ctx.recompute.local_gradient(x, ctx.scale)
+        if ctx.scale is not None and grad_result.device.type == "cpu" and grad_result.item() == 1:
+            return grad, None, None, None, None, None
+        return grad.mul_(grad_result), None, None, None, None, None
 
 
 def _large_loss(logits, targets, rate, scheme, reduction, threshold, name, want_selection=False):
@@ -605,8 +640,8 @@ def _large_loss(logits, targets, rate, scheme, reduction, threshold, name, want_
     an = _assume_negative_pass(x, targets, need_grad=x.requires_grad, keep_losses=reduction == "none")
     cut = _cut(an.ranked, rate, threshold)
     scale = None if reduction == "none" else 1.0 if reduction == "sum" else 1.0 / x.numel()
-    gradient = _large_loss_gradient(scheme, rate, threshold, targets.detach())
-    loss = _LargeLoss.apply(x, an, cut, scheme, scale, gradient)
+    recompute = _LargeLossGradient(scheme, rate, threshold, targets.detach())
+    loss = _LargeLoss.apply(x, an, cut, scheme, scale, recompute)
     return loss, None if cut is None or not want_selection else cut.selected(an.ranked)
 
 

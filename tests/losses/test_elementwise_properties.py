@@ -16,7 +16,7 @@ parametrize_losses = pytest.mark.parametrize("loss", LOSSES.values(), ids=LOSSES
 
 @parametrize_losses
 def test_row_blocks_give_the_whole_tensor_result(loss, monkeypatch):
-    # Large inputs are computed in blocks of rows (mlteach.losses._checks.map_row_blocks);
+    # Large inputs are computed in blocks of rows (mlteach.losses._checks.row_blocks);
     # shrinking the block to 7 entries (1-2 rows here) must not change values or gradients.
     logits, targets = random_problem(13, 9, 5)
     x_whole = logits.clone().requires_grad_(True)
@@ -28,6 +28,39 @@ def test_row_blocks_give_the_whole_tensor_result(loss, monkeypatch):
     blocks.backward()
     torch.testing.assert_close(blocks, whole)
     torch.testing.assert_close(x_blocks.grad, x_whole.grad)
+
+
+@parametrize_losses
+def test_a_kept_graph_gives_the_same_gradient_again(loss):
+    # Backward hands the saved gradient over (it may become the logits' .grad without a copy);
+    # a caller who then changes it must not change what a second backward through the kept
+    # graph returns, and an incoming gradient other than 1 scales it.
+    logits, targets = random_problem(21, 6, 5)
+    x = logits.clone().requires_grad_(True)
+    value = loss(x, targets)
+    (first,) = torch.autograd.grad(value, x, retain_graph=True)
+    expected = first.clone()
+    first.zero_()
+    (second,) = torch.autograd.grad(value, x, retain_graph=True)
+    assert torch.equal(second, expected)
+    (tripled,) = torch.autograd.grad(value * 3, x)
+    torch.testing.assert_close(tripled, 3 * expected, rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("row", [0, 6, 12])
+@pytest.mark.parametrize("dtype, bad", [(torch.float32, 0.5), (torch.float32, 2.0), (torch.float32, -2.0),
+                                        (torch.float32, float("nan")), (torch.int64, 2), (torch.int64, -2)])
+def test_a_bad_label_in_any_block_is_refused(row, dtype, bad, monkeypatch):
+    # Large targets are checked in blocks of rows, with one synchronisation at the end; with
+    # blocks of one row here, a bad entry in the first, a middle or the last block is found.
+    monkeypatch.setattr(_checks, "LABEL_CHECK_ENTRIES", 9)
+    logits, targets = random_problem(22, 13, 9)
+    targets = targets.to(dtype)
+    _checks.check_logits_targets(logits, targets)  # valid labels pass block by block
+    targets[row, 4] = bad
+    with pytest.raises(ValueError, match=r"targets must be 1 \(positive\), 0 \(negative\) or -1"):
+        _checks.check_logits_targets(logits, targets)
+    assert len(_checks.row_blocks(targets, _checks.LABEL_CHECK_ENTRIES)) == 13
 
 
 @parametrize_losses

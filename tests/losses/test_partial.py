@@ -339,6 +339,19 @@ def test_large_loss_absolute_threshold():
     assert values[0, 0] == 0 and values[0, 3] > 0
 
 
+@pytest.mark.parametrize("threshold", [-0.5, -1.0, -3.0, -1e30])
+def test_a_negative_threshold_selects_every_unknown_entry_and_no_known_one(threshold):
+    # AN losses are >= 0 (an unknown entry can reach exactly 0), so any negative threshold
+    # selects every unknown entry; the known entries, ranked internally below every loss, never.
+    logits = torch.tensor([[2.0, -200.0, -3.0, 2.0], [0.5, -1.0, 200.0, -2.0]])
+    targets = torch.tensor([[-1.0, -1.0, 1.0, 0.0], [0.0, -1.0, 1.0, -1.0]])
+    assert torch.equal(large_loss_selection(logits, targets, threshold=threshold), targets == -1)
+    values = large_loss(logits, targets, scheme="LL-R", threshold=threshold, reduction="none")
+    assert torch.equal(values[targets == -1], torch.zeros(4))
+    known = targets != -1
+    torch.testing.assert_close(values[known], assume_negative_loss(logits, targets, reduction="none")[known])
+
+
 @pytest.mark.parametrize("setting", [{"rate": 0.3}, {"rate": 0.0}, {"threshold": 0.8}], ids=str)
 @pytest.mark.parametrize("scheme", LARGE_LOSS_SCHEMES)
 def test_large_loss_with_selection_is_the_loss_and_the_selection_of_one_ranking(setting, scheme, monkeypatch):
