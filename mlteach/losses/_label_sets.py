@@ -351,7 +351,8 @@ class _SparseAxis:
 
 
 def _dense_axis(values, scale, dim, coefficient, out=None, line_max=None):
-    """``(LSE per line, _DenseAxis)`` along ``dim``; ``out`` may be ``values`` itself."""
+    """``(LSE per line, _DenseAxis)`` along ``dim``; ``out`` may be ``values`` itself, ``line_max``
+    the values' maximum per line (computed when not given)."""
     line_max = values.amax(dim, keepdim=True) if line_max is None else line_max
     shift = _without_empty(line_max)
     weights = _exp_(torch.sub(values, shift, out=torch.empty_like(values) if out is None else out), scale)
@@ -359,9 +360,9 @@ def _dense_axis(values, scale, dim, coefficient, out=None, line_max=None):
     return (total.log().div_(scale) + shift).squeeze(dim), _DenseAxis(weights, total, dim, coefficient)
 
 
-def _dense_both_axes(logits, values, member, labels, scale, coefficient, out=None):
-    """``((row LSE, column LSE), _DenseBothAxes)``; ``out`` may be ``values`` itself."""
-    row_max = values.amax(1, keepdim=True)
+def _dense_both_axes(logits, values, member, labels, scale, coefficient, out, row_max):
+    """``((row LSE, column LSE), _DenseBothAxes)``; ``out`` may be ``values`` itself, ``row_max``
+    is the values' maximum per row."""
     row_lse, rows = _dense_axis(values, scale, 1, coefficient, out=out, line_max=row_max)
     top = row_max.max()
     top = torch.where(top == -math.inf, 0.0, top)
@@ -387,15 +388,19 @@ def _dense_terms(logits, member, labels, terms):
     pairs = [(row_terms[term.scale], j) for j, term in enumerate(terms) if term.dim == 0 and term.scale in row_terms]
     paired = {i for pair in pairs for i in pair}
     jobs = pairs + [(i,) for i in range(len(terms)) if i not in paired]
-    pieces = []
+    pieces, maxima = [], {}  # line maxima per axis, shared by the terms of other scales
     for k, owners in enumerate(jobs):
         term = terms[owners[0]]
         coefficient = SIGNS[labels]
         out = values if k == len(jobs) - 1 else None  # the last job reuses the values' memory
+        dim = 1 if len(owners) == 2 else term.dim
+        if dim not in maxima:
+            maxima[dim] = values.amax(dim, keepdim=True)
         if len(owners) == 2:
-            results, state = _dense_both_axes(logits, values, member, labels, term.scale, coefficient, out)
+            results, state = _dense_both_axes(logits, values, member, labels, term.scale, coefficient, out,
+                                              row_max=maxima[1])
         else:
-            lse, state = _dense_axis(values, term.scale, term.dim, coefficient, out)
+            lse, state = _dense_axis(values, term.scale, term.dim, coefficient, out, line_max=maxima[dim])
             results = (lse,)
         pieces.append((owners, results, state))
     return pieces
