@@ -2,7 +2,7 @@
 relative to ``F.binary_cross_entropy_with_logits`` on the same tensors, measured in one run.
 
     python benchmarks/bench_losses.py [--device auto|cpu|cuda] [--threads 1] [--repeats 21] [--quick]
-                                      [--output benchmarks/results/bench_losses-cpu.json]
+                                      [--compiled] [--output benchmarks/results/bench_losses-cpu.json]
 
 A full run also writes its numbers and where they were measured (date, machine, load, device,
 thread count, torch version) to a JSON results file, ``benchmarks/results/bench_losses-<device>.json``
@@ -11,7 +11,7 @@ never hand-typed numbers. A ``--quick`` run writes a file only when ``--output``
 Linux the script runs itself again with glibc's malloc set to keep freed memory
 (:data:`KEEP_FREED_MEMORY`, recorded in the file), so that page faults do not decide the times.
 
-Three markdown tables:
+Three markdown tables, and a fourth with ``--compiled``:
 
 1. every ``*_loss`` function exported by ``mlteach.losses`` (except the group softmax, which
    takes features) at (B, C) = (256, 80) and (4096, 1000). Targets: about 3 positives per
@@ -27,7 +27,11 @@ Three markdown tables:
    (B x C x C) and B = 129 for the class-wise losses (C x B x B);
 3. the group softmax loss against G plain linear layers (one ``nn.Linear(D/G, C)`` per group
    and a cross-entropy each: type II with contiguous groups), and the plain softmax loss; the
-   ratio to the plain layers is again a median of per-repeat ratios.
+   ratio to the plain layers is again a median of per-repeat ratios;
+4. (``--compiled``) at the small size, each loss of table 1 as exported and the same function
+   under ``torch.compile`` (inductor, first call timed apart as the compile time), both against
+   eager BCE in the same repeats, with ``(x * t).sum()`` compiled as the floor: the fixed cost
+   of compiled code per forward+backward. A loss that fails to compile is listed with its error.
 
 Peak memory: the largest net allocation during one forward+backward (CUDA:
 ``torch.cuda.max_memory_allocated``; CPU: the allocation events of ``torch.profiler``), the
@@ -47,6 +51,7 @@ import platform
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -296,6 +301,45 @@ def group_table(batch, dim, classes, groups, device, repeats, generator):
             for name, step in steps.items()}
 
 
+def compiled_table(batch, classes, device, repeats, generator, names=None):
+    """Table 4 rows: label -> (eager time x BCE, compiled time x BCE, compile seconds, error)."""
+    logits, targets = make_inputs(batch, classes, device, generator)
+    bce_targets = targets.clamp(min=0)
+    reference = Step(lambda: F.binary_cross_entropy_with_logits(logits, bce_targets), logits)
+    names = names or [name for name in losses.__all__
+                      if name.endswith("_loss") and name not in NOT_LOGIT_LOSSES + EXPERT_LOSSES]
+    cases = [("(x * t).sum() (the floor)", lambda x, t: (x * t).sum(), {})]
+    cases += [(label, getattr(losses, name), kwargs) for name in names
+              for label, kwargs in extra_arguments(name, batch, classes, device)]
+    rows = {}
+    for label, loss, kwargs in cases:
+        torch._dynamo.reset()
+        compiled = torch.compile(loss, dynamic=False)
+        eager_step = Step(lambda loss=loss, kwargs=kwargs: loss(logits, targets, **kwargs), logits)
+        compiled_step = Step(lambda compiled=compiled, kwargs=kwargs: compiled(logits, targets, **kwargs), logits)
+        try:
+            eager_step()
+        except (TypeError, ValueError):  # needs arguments this benchmark does not give: skipped in table 1
+            continue
+        start = time.perf_counter()
+        try:
+            with warnings.catch_warnings():  # dynamo traces through the package's lru_cache of constants
+                warnings.filterwarnings("ignore", message="Dynamo detected a call to a `functools.lru_cache`")
+                compiled_step()
+        except Exception as error:  # noqa: BLE001 -- a loss that does not compile is a result, shown in the table
+            rows[label] = (None, None, None, f"{type(error).__name__}: {str(error).splitlines()[0][:120]}")
+            continue
+        compile_seconds = time.perf_counter() - start
+        with torch.no_grad():  # the compiled function computes the same loss
+            torch.testing.assert_close(compiled(logits, targets, **kwargs), loss(logits, targets, **kwargs))
+        times = timed_repeats({"bce": reference, "eager": eager_step, "compiled": compiled_step}, device, repeats)
+        eager, fused = (statistics.median(t / base for t, base in zip(times[key], times["bce"]))
+                        for key in ("eager", "compiled"))
+        rows[label] = (eager, fused, compile_seconds, None)
+    torch._dynamo.reset()
+    return rows
+
+
 RESULTS = Path(__file__).resolve().parent / "results"
 #: glibc malloc settings under which freed memory stays in the process: without them, every large
 #: tensor is a fresh mmap whose page faults make one step's time depend on what the step before
@@ -319,9 +363,13 @@ def machine_description() -> dict:
 
 def results_document(results: dict, *, device: torch.device, threads: int, repeats: int, sizes,
                      pair_classes: int, group_shape: dict, started: str, machine: dict) -> dict:
-    """The results file: every number of the three tables, and where they were measured."""
+    """The results file: every number of the tables, and where they were measured."""
     size_names = [f"{b}x{c}" for b, c in sizes]
-    return {
+    compiled = {} if results.get("compiled") is None else {"compiled": {
+        "size": size_names[0],
+        "rows": [{"loss": label, "eager_x_bce": eager, "compiled_x_bce": fused, "compile_s": seconds, "error": error}
+                 for label, (eager, fused, seconds, error) in results["compiled"].items()]}}
+    return {**compiled,
         "date": started, "machine": machine,
         "device": device.type + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
         "threads": threads, "torch": torch.__version__, "repeats": repeats, "sizes": size_names,
@@ -352,6 +400,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--repeats", type=int, default=21, help="timed repeats per measurement")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
+    parser.add_argument("--compiled", action="store_true",
+                        help="also time every loss under torch.compile at the small size (minutes of compiling)")
     parser.add_argument("--output", type=Path, default=None,
                         help="results file (default for a full run: benchmarks/results/bench_losses-<device>.json)")
     args = parser.parse_args(argv)
@@ -398,7 +448,15 @@ def main(argv: list[str] | None = None) -> dict:
     print("| variant | ms | x plain layers | peak MiB |\n|---|---|---|---|")
     for label, (seconds, nbytes, ratio) in groups.items():
         print(f"| {label} | {seconds * 1e3:.3f} | {ratio:.2f} | {mib(nbytes)} |")
-    results = dict(losses=rows, skipped=skipped, pairwise=pairs, group_softmax=groups)
+    compiled = None
+    if args.compiled:
+        compiled = compiled_table(*sizes[0], device=device, repeats=repeats, generator=generator)
+        print(f"\n## torch.compile at {sizes[0][0]}x{sizes[0][1]} (time x eager BCE)\n")
+        print("| loss | eager | compiled | compile s |\n|---|---|---|---|")
+        for label, (eager, fused, seconds, error) in compiled.items():
+            cells = f"failed: {error} | | |" if error else f"{eager:.2f} | {fused:.2f} | {seconds:.1f} |"
+            print(f"| {label} | {cells}")
+    results = dict(losses=rows, skipped=skipped, pairwise=pairs, group_softmax=groups, compiled=compiled)
     output = args.output or (None if args.quick else RESULTS / f"bench_losses-{device.type}.json")
     if output is not None:
         document = results_document(results, device=device, threads=args.threads, repeats=repeats, sizes=sizes,

@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import pytest
 import torch
 
 import mlteach.losses as losses
@@ -51,3 +52,25 @@ def test_quick_run_measures_every_exported_loss(capfd, tmp_path):
     group_ratios = {row["variant"]: row["x_plain_layers"] for row in written["group_softmax"]["rows"]}
     assert group_ratios["4 plain linear layers + cross-entropy each"] == 1.0
     assert all(ratio > 0 and math.isfinite(ratio) for ratio in group_ratios.values())
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:torch")  # torch's own, on importing the compiler
+def test_compiled_table_times_each_loss_eager_and_under_torch_compile():
+    bench = load_bench()
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        rows = bench.compiled_table(8, 5, torch.device("cpu"), 2, torch.Generator().manual_seed(0),
+                                    names=["focal_loss"])
+    finally:
+        torch.set_num_threads(threads)
+    assert list(rows) == ["(x * t).sum() (the floor)", "focal_loss"]
+    for eager, compiled, compile_seconds, error in rows.values():
+        assert error is None
+        assert eager > 0 and compiled > 0 and compile_seconds > 0
+        assert math.isfinite(eager) and math.isfinite(compiled)
+    document = bench.results_document(
+        dict(losses={}, skipped=[], pairwise=[], group_softmax={}, compiled=rows), device=torch.device("cpu"),
+        threads=1, repeats=2, sizes=[(8, 5)], pair_classes=20, group_shape={}, started="now", machine={})
+    assert document["compiled"]["size"] == "8x5"
+    assert [row["loss"] for row in document["compiled"]["rows"]] == list(rows)

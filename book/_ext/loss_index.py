@@ -8,7 +8,8 @@ Directives (MyST: ```` ```{loss-index} ```` and so on, no options, no content):
 - ``loss-reductions``: what ``reduction="mean"`` divides by, per loss, from the same registry;
 - ``loss-benchmarks``: the tables of the newest results file of
   ``benchmarks/bench_losses.py`` per device (``benchmarks/results/bench_losses-<device>.json``),
-  with the date, machine, load and thread count it was measured with.
+  with the date, machine, load and thread count it was measured with (and the ``torch.compile``
+  table when the run had ``--compiled``).
 
 Each directive writes Markdown (pipe tables and ``{doc}`` roles) and parses it in place.
 """
@@ -93,6 +94,13 @@ def _number(value, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def _compiled_row(row: dict) -> str:
+    if row["error"]:
+        return f"| `{_cell(row['loss'])}` | failed: {_cell(row['error'])} | | |"
+    return (f"| `{_cell(row['loss'])}` | {_number(row['eager_x_bce'])} | {_number(row['compiled_x_bce'])} | "
+            f"{_number(row['compile_s'], 1)} |")
+
+
 class LossBenchmarks(_MarkdownDirective):
     def markdown(self) -> list[str]:
         lines: list[str] = []
@@ -134,6 +142,12 @@ class LossBenchmarks(_MarkdownDirective):
                       "|:---|---:|---:|---:|"]
             lines += [f"| {row['variant']} | {_number(row['ms'])} | {_number(row.get('x_plain_layers'))} | "
                       f"{_number(row['peak_mib'])} |" for row in group["rows"]]
+            compiled = result.get("compiled")
+            if compiled:
+                lines += ["", f"Under `torch.compile` at {compiled['size']} (time × eager BCE; the first row is "
+                              "the fixed cost of compiled code):", "",
+                          "| loss | eager | compiled | compile s |", "|:---|---:|---:|---:|"]
+                lines += [_compiled_row(row) for row in compiled["rows"]]
             lines.append("")
         return lines
 

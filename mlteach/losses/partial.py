@@ -419,6 +419,10 @@ def _check_rate_or_threshold(rate, threshold, name: str) -> None:
     check_settings(name, LARGE_LOSS_SETTINGS, rate=rate, threshold=threshold)
 
 
+#: between the known entries' ranked value (-1) and the smallest AN loss (0)
+BELOW_EVERY_LOSS = -0.5
+
+
 class _AssumeNegativePass(NamedTuple):
     """One pass of AN over the logits: what Large Loss ranks and what its loss and gradient start from."""
 
@@ -466,7 +470,7 @@ def _kth_largest_unknown_loss(ranked: torch.Tensor, rate: float):
     if ranked.device.type == "cpu":  # numpy's vectorised sort beats torch's CPU selection
         values = np.sort(ranked.reshape(-1).numpy())
         # the needle in the array's own dtype: a float64 one would make numpy convert the whole array
-        k = min(wanted, values.size - int(np.searchsorted(values, values.dtype.type(-0.5))))
+        k = min(wanted, values.size - int(np.searchsorted(values, values.dtype.type(BELOW_EVERY_LOSS))))
         return float(values[values.size - k]) if k else None
     k = min(wanted, ranked.numel() - int((ranked < 0).sum()))
     return float(ranked.reshape(-1).kthvalue(ranked.numel() - k + 1).values) if k else None
@@ -507,8 +511,8 @@ def _large_loss_selection(x: torch.Tensor, targets: torch.Tensor, rate: float | 
 def _cut(ranked: torch.Tensor, rate: float | None, threshold: float | None) -> _Cut | None:
     """The one ranking of Large Loss: where it cuts the ranked losses (None: nothing selected,
     rate 0 or k = 0)."""
-    if threshold is not None:  # AN losses are >= 0: a negative threshold selects every unknown entry,
-        return _Cut(max(threshold, -0.5), strict=True)  # as -0.5 does (the known entries' -1 stays below)
+    if threshold is not None:  # a negative threshold selects every unknown entry, as this one does
+        return _Cut(max(threshold, BELOW_EVERY_LOSS), strict=True)
     if rate == 0:
         return None
     value = _kth_largest_unknown_loss(ranked, rate)
@@ -591,10 +595,9 @@ def _apply_cut(x: torch.Tensor, an: _AssumeNegativePass, cut: _Cut | None, schem
             total += torch.dot(unknown_losses.reshape(-1), kept.reshape(-1))
             if an.losses is not None:
                 an.losses[part].mul_(kept)
-            if grad is not None:
+            if grad is not None:  # the scale folded into the mask
                 grad.mul_(kept if grad_scale is None else kept.mul_(grad_scale))
-                continue
-        if grad is not None and grad_scale is not None:
+        if grad is not None and grad_scale is not None and (cut is None or flip):
             grad.mul_(grad_scale)
     return total
 
