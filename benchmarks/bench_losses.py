@@ -29,9 +29,10 @@ Three markdown tables, and a fourth with ``--compiled``:
    and a cross-entropy each: type II with contiguous groups), and the plain softmax loss; the
    ratio to the plain layers is again a median of per-repeat ratios;
 4. (``--compiled``) at the small size, each loss of table 1 as exported and the same function
-   under ``torch.compile`` (inductor, first call timed apart as the compile time), both against
-   eager BCE in the same repeats, with ``(x * t).sum()`` compiled as the floor: the fixed cost
-   of compiled code per forward+backward. A loss that fails to compile is listed with its error.
+   under ``torch.compile`` (inductor; the first call, which traces and compiles unless torch's
+   on-disk cache already holds the kernels, is timed apart), both against eager BCE in the same
+   repeats, with ``(x * t).sum()`` compiled as the floor: the fixed cost of compiled code per
+   forward+backward. A loss that fails to compile is listed with its error.
 
 Peak memory: the largest net allocation during one forward+backward (CUDA:
 ``torch.cuda.max_memory_allocated``; CPU: the allocation events of ``torch.profiler``), the
@@ -302,7 +303,7 @@ def group_table(batch, dim, classes, groups, device, repeats, generator):
 
 
 def compiled_table(batch, classes, device, repeats, generator, names=None):
-    """Table 4 rows: label -> (eager time x BCE, compiled time x BCE, compile seconds, error)."""
+    """Table 4 rows: label -> (eager time x BCE, compiled time x BCE, first-call seconds, error)."""
     logits, targets = make_inputs(batch, classes, device, generator)
     bce_targets = targets.clamp(min=0)
     reference = Step(lambda: F.binary_cross_entropy_with_logits(logits, bce_targets), logits)
@@ -452,7 +453,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.compiled:
         compiled = compiled_table(*sizes[0], device=device, repeats=repeats, generator=generator)
         print(f"\n## torch.compile at {sizes[0][0]}x{sizes[0][1]} (time x eager BCE)\n")
-        print("| loss | eager | compiled | compile s |\n|---|---|---|---|")
+        print("| loss | eager | compiled | first call s |\n|---|---|---|---|")
         for label, (eager, fused, seconds, error) in compiled.items():
             cells = f"failed: {error} | | |" if error else f"{eager:.2f} | {fused:.2f} | {seconds:.1f} |"
             print(f"| {label} | {cells}")
