@@ -21,11 +21,22 @@ export PYTHONWARNINGS=${PYTHONWARNINGS:-}
 # stay cached in runs/ by code version).
 source_hash=$(find mlteach -name '*.py' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 stamp=_build/.jupyter_cache/.mlteach-source
+reread=0
 if [ "$(cat "$stamp" 2>/dev/null)" != "$source_hash" ]; then
   echo "first build, or mlteach changed since the last one: executing every notebook"
   rm -rf _build/.jupyter_cache
-  output+=(--all)
+  reread=1
 fi
+# Sphinx reads a page again when the page, or a file it names as a dependency, changes, but not
+# when the book's own extensions (book/_ext: generated tables, navigation, page post-processing)
+# change: then every page is read again too (nothing is executed again for that).
+extensions_hash=$(find book/_ext -name '*.py' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+extensions_stamp=$(dirname "$html")/.book-extensions
+if [ "$(cat "$extensions_stamp" 2>/dev/null)" != "$extensions_hash" ]; then
+  [ "$reread" = 1 ] || echo "the book's extensions changed since the last build: reading every page again"
+  reread=1
+fi
+[ "$reread" = 0 ] || output+=(--all)
 start=$EPOCHREALTIME
 if [ -z "${MLTEACH_STUDENT_EDITION:-}" ]; then  # the student pages differ from the sources: Sphinx executes them
   python scripts/execute_notebooks.py || { echo "book build FAILED: a notebook failed to execute" >&2; exit 1; }
@@ -49,5 +60,6 @@ if [ -z "${MLTEACH_STUDENT_EDITION:-}" ] && [ "$executed" -gt 0 ]; then
        "its reading of those pages differs from myst-nb's, so their cache keys disagree" >&2
 fi
 mkdir -p "$(dirname "$stamp")" && echo "$source_hash" > "$stamp"
+echo "$extensions_hash" > "$extensions_stamp"
 echo "book build: ${elapsed} s, ${executed} notebook(s) executed by Sphinx, the rest from the cache"
 echo "open $html/index.html in a browser"
