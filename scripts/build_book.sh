@@ -33,7 +33,7 @@ fi
 extensions_hash=$(find book/_ext -name '*.py' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 extensions_stamp=$(dirname "$html")/.book-extensions
 if [ "$(cat "$extensions_stamp" 2>/dev/null)" != "$extensions_hash" ]; then
-  [ "$reread" = 1 ] || echo "the book's extensions changed since the last build: reading every page again"
+  [ "$reread" = 1 ] || echo "first build of this edition, or the book's extensions changed since the last one: reading every page again"
   reread=1
 fi
 [ "$reread" = 0 ] || output+=(--all)
