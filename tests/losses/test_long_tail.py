@@ -30,6 +30,7 @@ from mlteach.losses import (
     log_prior_odds,
     reweighted_bce_loss,
 )
+from mlteach.losses import _checks
 
 from .conftest import assert_accumulates_in_float32, entries, random_problem, sigmoid
 
@@ -143,6 +144,29 @@ def test_balpoe_matches_two_outcome_softmax_reference(shape, taus):
     assert got.shape == (len(taus), rows, cols)
     torch.testing.assert_close(got, want)
     torch.testing.assert_close(balpoe_loss(experts, targets, counts, 100, taus=taus), want.mean())
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_balpoe_blocks_of_rows_give_the_whole_tensor_result(reduction, monkeypatch):
+    # Large [E, B, C] inputs are computed in blocks of rows of every expert at once, the gradient
+    # written into strided slices of the whole; blocks of 7 entries (one row here) must not
+    # change values or gradients.
+    _, targets = random_problem(8, 13, 9)
+    experts = torch.randn(3, 13, 9, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    counts = random_counts(8, 9, high=18)
+
+    def value_and_gradient():
+        x = experts.clone().requires_grad_(True)
+        value = balpoe_loss(x, targets, counts, 20, reduction=reduction)
+        value.backward(torch.ones_like(value))
+        return value.detach(), x.grad
+
+    whole = value_and_gradient()
+    monkeypatch.setattr(_checks, "BLOCK_ENTRIES", 7)
+    assert len(_checks.row_blocks(experts)) == 13
+    blocks = value_and_gradient()
+    torch.testing.assert_close(blocks[0], whole[0])  # a sum of block sums: rounding may differ
+    torch.testing.assert_close(blocks[1], whole[1], rtol=0, atol=0)  # entry by entry: identical
 
 
 # ---------------------------------------------------------------- weights, margins, shifts
