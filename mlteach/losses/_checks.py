@@ -252,17 +252,30 @@ class _ClosedFormElementwise(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_result):
-        logits, = ctx.saved_tensors
-        if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable
-            if ctx.scale is not None:
-                grad_result = grad_result * ctx.scale  # a scalar
-            return ctx.gradient(logits) * grad_result, None, None, None, None
-        local_grad, ctx.local_grad = ctx.local_grad, None  # handed over, whatever happens below
-        if local_grad is None:  # an earlier backward through this kept graph took it
-            local_grad = _closed_form_pass(logits, ctx.kernel, ctx.operands, ctx.scale, need_grad=True)[1]
-        if ctx.scale is not None and grad_result.device.type == "cpu" and grad_result.item() == 1:
-            return local_grad, None, None, None, None
-        return local_grad.mul_(grad_result), None, None, None, None
+        def recompute(logits):
+            return _closed_form_pass(logits, ctx.kernel, ctx.operands, ctx.scale, need_grad=True)[1]
+
+        return handed_over_gradient(ctx, grad_result, ctx.gradient, recompute), None, None, None, None
+
+
+def handed_over_gradient(ctx, grad_result, differentiable, recompute) -> torch.Tensor:
+    """Backward of a loss whose forward kept ``ctx.local_grad``, its local gradient already
+    multiplied by the reduction's ``ctx.scale`` (None: per-entry values), with the logits saved.
+    The gradient is handed over: returned as it is when the incoming gradient is exactly 1, else
+    multiplied in place. A second backward through a kept graph gets ``recompute(logits)`` (the
+    same passes, so the same numbers); with ``create_graph=True``, ``differentiable(logits)``
+    (the local gradient in differentiable operations) times the incoming gradient."""
+    logits, = ctx.saved_tensors
+    if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable
+        if ctx.scale is not None:
+            grad_result = grad_result * ctx.scale  # a scalar
+        return differentiable(logits) * grad_result
+    local_grad, ctx.local_grad = ctx.local_grad, None  # handed over: the caller may change it
+    if local_grad is None:  # an earlier backward through this kept graph took it
+        local_grad = recompute(logits)
+    if ctx.scale is not None and grad_result.device.type == "cpu" and grad_result.item() == 1:
+        return local_grad
+    return local_grad.mul_(grad_result)
 
 
 def _row_block(arg, part: slice, rows: int):

@@ -48,6 +48,7 @@ from ._checks import (
     check_unit_interval,
     closed_form_loss,
     compute_dtype,
+    handed_over_gradient,
     row_blocks,
 )
 
@@ -605,32 +606,23 @@ def _apply_cut(x: torch.Tensor, an: _AssumeNegativePass, cut: _Cut | None, schem
 class _LargeLoss(torch.autograd.Function):
     """Large Loss from one AN pass (:func:`_assume_negative_pass`) and its cut
     (:func:`_apply_cut`), which also multiplies the gradient by the reduction's scale. Backward
-    hands that gradient over, as it is when the incoming gradient is exactly 1 (else multiplied
-    in place); a second backward through a kept graph computes it again from the logits, the
-    same way. (A kernel of :func:`closed_form_loss` would see each block once, before the cut
+    hands that gradient over (:func:`~mlteach.losses._checks.handed_over_gradient`); a second
+    backward through a kept graph computes it again from the logits, the same way. (A kernel of :func:`closed_form_loss` would see each block once, before the cut
     is known.) Second derivatives: the differentiable ``gradient``."""
 
     @staticmethod
     def forward(ctx, x, an, cut, scheme, scale, recompute):
         total = _apply_cut(x, an, cut, scheme, grad_scale=scale)
         result = an.losses if scale is None else total.mul_(scale).to(x.dtype)
-        ctx.scale, ctx.recompute, ctx.grad = scale, recompute, an.grad
+        ctx.scale, ctx.recompute, ctx.local_grad = scale, recompute, an.grad
         ctx.save_for_backward(x)
         return result
 
     @staticmethod
     def backward(ctx, grad_result):
-        x, = ctx.saved_tensors
-        if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable
-            if ctx.scale is not None:
-                grad_result = grad_result * ctx.scale  # a scalar
-            return ctx.recompute.gradient(x) * grad_result, None, None, None, None, None
-        grad, ctx.grad = ctx.grad, None  # handed over: the caller may change it
-        if grad is None:  # an earlier backward through this kept graph took it
-            grad = ctx.recompute.local_gradient(x, ctx.scale)
-        if ctx.scale is not None and grad_result.device.type == "cpu" and grad_result.item() == 1:
-            return grad, None, None, None, None, None
-        return grad.mul_(grad_result), None, None, None, None, None
+        grad = handed_over_gradient(ctx, grad_result, ctx.recompute.gradient,
+                                    lambda x: ctx.recompute.local_gradient(x, ctx.scale))
+        return grad, None, None, None, None, None
 
 
 def _large_loss(logits, targets, rate, scheme, reduction, threshold, name, want_selection=False):
